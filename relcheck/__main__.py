@@ -1,0 +1,5 @@
+"""Allow ``python -m relcheck``."""
+
+from relcheck.cli import main
+
+main()

@@ -1,0 +1,160 @@
+"""The checklist rules a JSON Schema cannot express well, and the warnings.
+
+Checked by hand beside the schema: exactly one kind key per step (to name the
+kinds that exist) and unique step ids. Warnings: run and manual steps without
+a rollback, steps that can never run, unused vars and repeated secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from relcheck.checklist.yamltree import Entry, Map, Scalar, Seq, Tree, index_path, key_path
+from relcheck.errors import Problem
+from relcheck.kinds import KINDS
+
+# Kinds whose steps change something, so a missing rollback deserves a warning.
+_KINDS_THAT_CHANGE_THINGS = ("run", "manual")
+
+
+def _steps(tree: Tree) -> Iterator[tuple[str, Map]]:
+    steps = tree.get("steps") if isinstance(tree, Map) else None
+    if not isinstance(steps, Seq):
+        return
+    for index, step in enumerate(steps.items):
+        if isinstance(step, Map):
+            yield index_path("steps", index), step
+
+
+def _kinds_list() -> str:
+    return ", ".join(f"'{key}' ({kind.summary})" for key, kind in KINDS.items())
+
+
+def _kind_problems(file: str, path: str, step: Map) -> list[Problem]:
+    given = [entry for entry in step.entries if entry.key in KINDS]
+    if not given:
+        message = f"the step has no kind; expected exactly one of: {_kinds_list()}"
+        return [Problem(file, step.pos.line, step.pos.col, path, message)]
+    return [
+        Problem(
+            file,
+            extra.key_pos.line,
+            extra.key_pos.col,
+            key_path(path, extra.key),
+            f"a second step kind ('{given[0].key}' is at line {given[0].key_pos.line}); "
+            "expected exactly one kind per step: split it into two steps",
+        )
+        for extra in given[1:]
+    ]
+
+
+def _id_entry(step: Map) -> Entry | None:
+    entry = step.entry("id")
+    if entry is None or not isinstance(entry.value, Scalar):
+        return None
+    return entry if isinstance(entry.value.value, str) else None
+
+
+def _duplicate_ids(file: str, steps: list[tuple[str, Map]]) -> list[Problem]:
+    problems: list[Problem] = []
+    first_seen: dict[str, tuple[str, Entry]] = {}
+    for path, step in steps:
+        entry = _id_entry(step)
+        if entry is None:
+            continue
+        step_id = str(entry.value.value) if isinstance(entry.value, Scalar) else ""
+        if step_id not in first_seen:
+            first_seen[step_id] = (path, entry)
+            continue
+        first_path, first = first_seen[step_id]
+        problems.append(
+            Problem(
+                file,
+                entry.key_pos.line,
+                entry.key_pos.col,
+                key_path(path, "id"),
+                f"duplicate step id '{step_id}', already used by {first_path} at line "
+                f"{first.key_pos.line}; expected each step id once",
+            )
+        )
+    return problems
+
+
+def check_rules(tree: Tree, *, file: str) -> list[Problem]:
+    """Problems of the rules checked beside the schema."""
+    steps = list(_steps(tree))
+    problems = [problem for path, step in steps for problem in _kind_problems(file, path, step)]
+    return problems + _duplicate_ids(file, steps)
+
+
+def _warning(file: str, at: Scalar | Map | Entry, path: str, message: str) -> Problem:
+    pos = at.key_pos if isinstance(at, Entry) else at.pos
+    return Problem(file, pos.line, pos.col, path, message, severity="warning")
+
+
+def _step_warnings(file: str, path: str, step: Map) -> Iterator[Problem]:
+    kind = next((key for key in step.names() if key in KINDS), None)
+    if kind in _KINDS_THAT_CHANGE_THINGS and step.entry("rollback") is None:
+        yield _warning(
+            file,
+            step,
+            key_path(path, "rollback"),
+            "no rollback given; add the command or instructions that undo this step, "
+            "or 'rollback: none' when there is nothing to undo",
+        )
+    when = step.entry("when")
+    if when is not None and isinstance(when.value, Scalar) and when.value.value is False:
+        yield _warning(
+            file,
+            when,
+            key_path(path, "when"),
+            "'when: false' means this step never runs; remove the step, or give a condition",
+        )
+
+
+def _texts(tree: Tree) -> Iterator[str]:
+    if isinstance(tree, Map):
+        for entry in tree.entries:
+            yield from _texts(entry.value)
+    elif isinstance(tree, Seq):
+        for item in tree.items:
+            yield from _texts(item)
+    elif isinstance(tree.value, str):
+        yield tree.value
+
+
+def _unused_vars(file: str, tree: Map) -> Iterator[Problem]:
+    variables = tree.get("vars")
+    if not isinstance(variables, Map):
+        return
+    everything = "\n".join(_texts(tree))
+    for entry in variables.entries:
+        if not re.search(rf"\b{re.escape(entry.key)}\b", everything):
+            yield _warning(
+                file,
+                entry,
+                key_path("vars", entry.key),
+                f"no template uses this variable; remove it, or use it as "
+                f"'{{{{ vars.{entry.key} }}}}'",
+            )
+
+
+def _repeated_secrets(file: str, tree: Map) -> Iterator[Problem]:
+    secrets = tree.get("secrets")
+    if not isinstance(secrets, Seq):
+        return
+    seen: set[object] = set()
+    for index, item in enumerate(secrets.items):
+        if isinstance(item, Scalar) and item.value in seen:
+            yield _warning(file, item, index_path("secrets", index), "listed twice; list it once")
+        if isinstance(item, Scalar):
+            seen.add(item.value)
+
+
+def find_warnings(tree: Tree, *, file: str) -> list[Problem]:
+    """Things that are allowed but probably not meant."""
+    if not isinstance(tree, Map):
+        return []
+    found = [w for path, step in _steps(tree) for w in _step_warnings(file, path, step)]
+    return found + list(_unused_vars(file, tree)) + list(_repeated_secrets(file, tree))

@@ -1,0 +1,205 @@
+"""The command line: registers commands and turns errors into exit codes, in one place."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from relcheck import __version__
+from relcheck.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, RelcheckError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Group(click.Group):
+    """The only place where exceptions become exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RelcheckError as exc:
+            click.echo(f"relcheck: {exc}", err=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            click.echo("relcheck: interrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except (click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception:
+            where = _save_crash()
+            click.echo(f"relcheck: internal error: {sys.exc_info()[1]!r}; the full traceback "
+                       f"is in {where}. Please report it.", err=True)
+            raise click.exceptions.Exit(EXIT_INTERNAL) from None
+
+
+def _save_crash() -> str:
+    import traceback
+    from datetime import datetime, timezone
+
+    text = traceback.format_exc()
+    try:
+        from relcheck.journal import state_dir
+
+        folder = state_dir(Path.cwd()) / "crashes"
+        folder.mkdir(exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        path = folder / f"{stamp}.txt"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+    except OSError:
+        sys.stderr.write(text)
+        return "the output above"
+
+
+def _ui() -> Any:
+    from relcheck.ui import UI
+
+    return UI()
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _interaction_options(func: F) -> F:
+    func = click.option("--non-interactive", is_flag=True,
+                        help="Never prompt (also when CI=true or stdin is not a terminal).")(func)
+    func = click.option("--answers", "answers_file", type=click.Path(path_type=Path),
+                        help="YAML answers for owners, rollbacks and manual steps.")(func)
+    return func
+
+
+def _ids(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="relcheck", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Release-readiness checklists: run the checks, record owner, evidence and rollback."""
+
+
+@cli.command()
+def checklists() -> None:
+    """List the built-in checklists."""
+    from relcheck.commands.checklist import list_builtins
+
+    _exit(list_builtins(ui=_ui()))
+
+
+@cli.command()
+@click.option("--from", "name", default="python-service", show_default=True,
+              help="Built-in checklist to start from.")
+@click.option("--force", is_flag=True, help="Overwrite an existing relcheck.yaml.")
+def init(name: str, force: bool) -> None:
+    """Write relcheck.yaml from a built-in checklist."""
+    from relcheck.commands.checklist import init as run_init
+
+    _exit(run_init(name, force=force, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.argument("path", required=False)
+def validate(path: str | None) -> None:
+    """Check a checklist and report every problem with file:line:col."""
+    from relcheck.commands.checklist import validate as run_validate
+
+    _exit(run_validate(path, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.argument("path", required=False)
+@click.option("--release", "version", help="Release version (shown as <release> when absent).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(path: str | None, version: str | None, as_json: bool) -> None:
+    """Show the resolved steps without running anything."""
+    from relcheck.commands.checklist import plan as run_plan
+
+    _exit(run_plan(path, version=version, as_json=as_json, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.argument("path", required=False)
+@click.option("--release", "version", help="Release version (shown as <release> when absent).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+def runbook(path: str | None, version: str | None, output: Path | None) -> None:
+    """Render the checklist as a Markdown runbook to follow without relcheck."""
+    from relcheck.commands.checklist import runbook as run_runbook
+
+    _exit(run_runbook(path, version=version, output=output, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.argument("path", required=False)
+@click.option("--release", "version", help="Release version, e.g. 1.4.0.")
+@_interaction_options
+@click.option("--only", multiple=True, help="Run only these step ids (comma-separated).")
+@click.option("--skip", multiple=True, help="Leave out these step ids (comma-separated).")
+@click.option("--dry-run", is_flag=True, help="Show what would run; execute and record nothing.")
+def run(path: str | None, version: str | None, answers_file: Path | None,
+        non_interactive: bool, only: tuple[str, ...], skip: tuple[str, ...],
+        dry_run: bool) -> None:
+    """Walk a checklist and record every step (PATH defaults to relcheck.yaml)."""
+    from relcheck.commands.run import InteractionOptions, RunRequest, start_run
+
+    request = RunRequest(
+        checklist=path, release=version,
+        interaction=InteractionOptions(answers_file, non_interactive),
+        only=_ids(only), skip=_ids(skip), dry_run=dry_run,
+    )
+    _exit(start_run(request, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@_interaction_options
+@click.option("--force", is_flag=True, help="Resume even though the checklist changed.")
+def resume(run_id: str | None, answers_file: Path | None, non_interactive: bool,
+           force: bool) -> None:
+    """Continue a run: passed and skipped steps are not run again."""
+    from relcheck.commands.run import InteractionOptions, resume_run
+
+    options = InteractionOptions(answers_file, non_interactive)
+    _exit(resume_run(run_id, interaction=options, force=force, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the run as one JSON object.")
+def status(run_id: str | None, as_json: bool) -> None:
+    """Show a run's steps: status, owner, actual result (default: the latest run)."""
+    from relcheck.commands.record import show_status
+
+    _exit(show_status(run_id, as_json=as_json, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+def history(as_json: bool) -> None:
+    """List the runs of this repository, newest first."""
+    from relcheck.commands.record import show_history
+
+    _exit(show_history(as_json=as_json, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@click.option("--execute", is_flag=True, help="Run the rollback commands, newest first.")
+@click.option("--yes", is_flag=True, help="Do not ask before each command.")
+@click.option("--force", is_flag=True, help="Execute even though the checklist changed.")
+def rollback(run_id: str | None, execute: bool, yes: bool, force: bool) -> None:
+    """Print (or --execute) the rollback plan of a run, newest step first."""
+    from relcheck.commands.record import rollback as run_rollback
+    from relcheck.commands.run import is_interactive
+
+    _exit(run_rollback(run_id, execute=execute, yes=yes, force=force,
+                       interactive=is_interactive(False), cwd=Path.cwd(), ui=_ui()))
+
+
+def main() -> None:
+    cli(prog_name="relcheck")

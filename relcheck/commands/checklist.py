@@ -1,0 +1,174 @@
+"""``checklists``, ``init``, ``validate`` and ``plan``: working with checklist files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from relcheck.errors import EXIT_OK, UsageError
+from relcheck.kinds import KINDS
+from relcheck.kinds.base import ResolvedStep
+from relcheck.model import Checklist
+from relcheck.plan import Release
+from relcheck.resources import builtin_checklists
+from relcheck.ui import UI
+
+DEFAULT_NAME = "relcheck.yaml"
+
+
+def list_builtins(*, ui: UI) -> int:
+    import yaml
+
+    for name, path in builtin_checklists().items():
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        description = str(data.get("description") or data.get("name") or "").strip()
+        first = description.splitlines()[0] if description else ""
+        ui.stream.write(f"{name:<20} {first}\n")
+    return EXIT_OK
+
+
+def init(name: str, *, force: bool, cwd: Path, ui: UI) -> int:
+    builtins = builtin_checklists()
+    if name not in builtins:
+        raise UsageError(f"no built-in checklist {name!r}; choose one of: {', '.join(builtins)}")
+    target = cwd / DEFAULT_NAME
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists; pass --force to overwrite it")
+    tmp = target.with_name(f".{DEFAULT_NAME}.tmp")
+    shutil.copyfile(builtins[name], tmp)
+    os.replace(tmp, target)
+    ui.stream.write(f"Wrote {target} from the built-in {name!r}. Check it with "
+                    "`relcheck validate`, preview it with `relcheck plan`.\n")
+    return EXIT_OK
+
+
+def validate(arg: str | None, *, cwd: Path, ui: UI) -> int:
+    from relcheck.checklist import load_checklist
+
+    checklist = load_checklist(arg, cwd=cwd)
+    for warning in checklist.warnings:
+        ui.stream.write(f"{warning}\n")
+    ui.stream.write(f"{checklist.path}: valid, {len(checklist.steps)} steps"
+                    f"{f', {len(checklist.warnings)} warnings' if checklist.warnings else ''}\n")
+    return EXIT_OK
+
+
+def _resolve(arg: str | None, *, version: str | None,
+             cwd: Path) -> tuple[Checklist, Release, list[ResolvedStep]]:
+    from relcheck import gitrepo
+    from relcheck.checklist import load_checklist
+    from relcheck.plan import PLACEHOLDER_VERSION, build_plan, check_version, make_release
+    from relcheck.secrets import Masker
+
+    checklist = load_checklist(arg, cwd=cwd)
+    if version is not None:
+        check_version(version)
+    head = gitrepo.head(gitrepo.find_root(cwd))
+    release = make_release(checklist, version=version or PLACEHOLDER_VERSION,
+                           environ=os.environ, branch=head.branch, commit=head.commit)
+    masker = Masker.from_env(os.environ, checklist.secrets)
+    return checklist, release, build_plan(checklist, release=release, environ=os.environ,
+                                          masker=masker)
+
+
+def plan(arg: str | None, *, version: str | None, as_json: bool, cwd: Path, ui: UI) -> int:
+    checklist, release, steps = _resolve(arg, version=version, cwd=cwd)
+    if as_json:
+        ui.stream.write(json.dumps(plan_json(checklist, release, steps), indent=2) + "\n")
+        return EXIT_OK
+    show_plan(checklist, release, steps, ui=ui, only=None, skip=frozenset())
+    return EXIT_OK
+
+
+def _step_json(step: ResolvedStep) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "title": step.step.title,
+        "kind": step.kind,
+        "required": step.step.required,
+        "owner": step.owner,
+        "expected": step.expected,
+        "rollback": step.rollback,
+        "command": step.shown,
+        "timeout_s": step.timeout,
+        "skipped_by_when": step.skip_reason,
+    }
+
+
+def plan_json(checklist: Checklist, release: Release, steps: list[ResolvedStep]) -> dict[str, Any]:
+    return {
+        "checklist": checklist.source,
+        "checklist_sha256": checklist.sha256,
+        "release": {"version": release.version, "tag": release.tag, "commit": release.commit},
+        "steps": [_step_json(step) for step in steps],
+    }
+
+
+def show_plan(checklist: Checklist, release: Release, steps: list[ResolvedStep], *, ui: UI,
+              only: frozenset[str] | None, skip: frozenset[str]) -> None:
+    out = ui.stream
+    out.write(f"Checklist {checklist.name or checklist.source} ({checklist.path})\n")
+    out.write(f"Release {release.version}: tag {release.tag} on "
+              f"{release.commit or '(no commit yet)'}\n\n")
+    for number, step in enumerate(steps, 1):
+        out.write(f"{number:>2}. {step.id} [{step.kind}] {step.step.title}\n")
+        for line in _plan_lines(step, only=only, skip=skip):
+            out.write(f"      {line}\n")
+
+
+def _plan_lines(step: ResolvedStep, *, only: frozenset[str] | None,
+                skip: frozenset[str]) -> list[str]:
+    lines = []
+    if only is not None and step.id not in only:
+        lines.append("left out by --only")
+    elif step.id in skip:
+        lines.append("left out by --skip")
+    if step.skip_reason:
+        lines.append(f"skipped: {step.skip_reason}")
+    verb = "run" if KINDS[step.kind].automated else "do"
+    text = step.shown.strip().splitlines() or [""]
+    lines.append(f"{verb}: {text[0]}")
+    lines.extend(f"     {extra}" for extra in text[1:])
+    lines.append(f"owner: {step.owner or 'asked at run time'}")
+    lines.append(f"expected: {step.expected}")
+    lines.append(f"rollback: {step.rollback or 'asked at run time (not given)'}")
+    if not KINDS[step.kind].automated:
+        lines.append("prompts: done / failed / skip, then an optional note")
+    if not step.step.required:
+        lines.append("optional: a failure does not fail the run")
+    lines.append(f"timeout: {step.timeout:g} s")
+    return lines
+
+
+def runbook(arg: str | None, *, version: str | None, output: Path | None, cwd: Path,
+            ui: UI) -> int:
+    """Render the checklist as a Markdown runbook a person can follow without relcheck."""
+    from relcheck.errors import RelcheckError
+    from relcheck.render import TemplateProblem, render_template
+
+    checklist, release, steps = _resolve(arg, version=version, cwd=cwd)
+    context = {
+        "checklist": checklist,
+        "release": release,
+        "steps": [
+            {**_step_json(step), "description": step.step.description,
+             "automated": KINDS[step.kind].automated,
+             "when": None if step.step.when in (None, True) else step.step.when}
+            for step in steps
+        ],
+    }
+    try:
+        text = render_template("runbook.md.j2", context)
+    except TemplateProblem as exc:
+        raise RelcheckError(f"runbook template failed: {exc.message}") from None
+    if output is None:
+        ui.stream.write(text)
+    else:
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
+        ui.stream.write(f"Wrote {output}\n")
+    return EXIT_OK

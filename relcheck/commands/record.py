@@ -1,0 +1,136 @@
+"""``status``, ``history`` and ``rollback``: reading and acting on run records."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from relcheck.errors import EXIT_OK, Interrupted, StepFailed, UsageError
+from relcheck.journal import Journal, RunLock, RunRecord, find_run, list_runs, replay, state_dir
+from relcheck.model import NO_ROLLBACK, PASSED
+from relcheck.ui import UI, TerminalPrompter
+
+
+def show_status(run_id: str | None, *, as_json: bool, cwd: Path, ui: UI) -> int:
+    record = replay(find_run(cwd, run_id))
+    if as_json:
+        ui.stream.write(json.dumps(record.as_status(), indent=2) + "\n")
+        return EXIT_OK
+    ui.print(f"Checklist {record.checklist} (sha256 {record.checklist_sha256[:12]})")
+    ui.print(f"Commit {record.commit or '(none)'} on {record.branch or '(detached)'}")
+    ui.print(f"Started {record.started_at}, finished {record.finished_at or '-'}")
+    ui.summary(record)
+    for item in record.rollbacks:
+        ui.print(f"  rollback of {item.step}: {item.status} ({item.actual or ''})")
+    return EXIT_OK
+
+
+def show_history(*, as_json: bool, cwd: Path, ui: UI) -> int:
+    runs = [replay(folder) for folder in reversed(list_runs(cwd))]
+    rows = [
+        {"run_id": r.run_id, "state": r.state, "version": r.version,
+         "started_at": r.started_at, "finished_at": r.finished_at}
+        for r in runs
+    ]
+    if as_json:
+        ui.stream.write(json.dumps(rows, indent=2) + "\n")
+        return EXIT_OK
+    if not rows:
+        ui.print("No runs yet; start one with `relcheck run`.")
+    for row in rows:
+        ui.print(f"{row['run_id']}  {row['state']:<11} {row['version']:<14} "
+                f"{row['started_at']}  {row['finished_at'] or '-'}")
+    return EXIT_OK
+
+
+def rollback_plan(record: RunRecord) -> list[tuple[str, str | None, str | None]]:
+    """(step id, owner, rollback) of each passed step, newest first."""
+    passed = [s for s in record.steps.values() if s.status == PASSED]
+    passed.sort(key=lambda s: s.finished_at or "", reverse=True)
+    return [(s.id, s.owner, s.rollback) for s in passed]
+
+
+def _describe(rollback: str | None) -> str:
+    if rollback is None or not rollback.strip():
+        return "(no rollback given)"
+    if rollback.strip().lower() == NO_ROLLBACK:
+        return "(nothing to undo)"
+    return rollback
+
+
+def rollback(run_id: str | None, *, execute: bool, yes: bool, force: bool,
+             interactive: bool, cwd: Path, ui: UI) -> int:
+    folder = find_run(cwd, run_id)
+    record = replay(folder)
+    plan = rollback_plan(record)
+    if not execute:
+        ui.print(f"Rollback plan for run {record.run_id} (release {record.version}), newest first:")
+        for step_id, owner, command in plan:
+            ui.print(f"  {step_id:<20} owner: {owner or '-':<16} {_describe(command)}")
+        if not plan:
+            ui.print("  no step passed, so there is nothing to roll back")
+        return EXIT_OK
+    if not yes and not interactive:
+        raise UsageError("rollback --execute asks before each command; without a terminal "
+                         "pass --yes to run them all")
+    lock = RunLock(state_dir(cwd))
+    lock.acquire(record.run_id)
+    try:
+        return _execute(record, force=force, yes=yes, cwd=cwd, ui=ui)
+    finally:
+        lock.release()
+
+
+def _execute(record: RunRecord, *, force: bool, yes: bool, cwd: Path, ui: UI) -> int:
+    from relcheck.commands.run import check_unchanged, load_run_checklist
+    from relcheck.engine import StepOutput
+    from relcheck.plan import Release, build_plan
+    from relcheck.proc import run_command
+    from relcheck.secrets import Masker
+
+    checklist = load_run_checklist(record.checklist_path, cwd=cwd)
+    check_unchanged(checklist, record.checklist_sha256, force=force)
+    masker = Masker.from_env(os.environ, checklist.secrets)
+    release = Release(record.version, record.tag, record.commit, record.branch)
+    resolved = {s.id: s for s in build_plan(checklist, release=release, environ=os.environ,
+                                             masker=masker)}
+    journal = Journal(record.folder, masker)
+    prompter = TerminalPrompter()
+    try:
+        for step_id, owner, recorded in rollback_plan(record):
+            # The journal holds masked text; render again to get the real command.
+            step = resolved.get(step_id)
+            command = (step.rollback if step and step.rollback else recorded) or ""
+            if not command.strip() or command.strip().lower() == NO_ROLLBACK:
+                ui.line(f"- {step_id}: {_describe(command)}")
+                continue
+            ui.line(f"▶ rollback {step_id} (owner {owner or '-'}): {masker.mask(command)}")
+            if not yes and prompter.choice("Run it?", ("yes", "no"), "yes") != "yes":
+                journal.append({"event": "rollback_step", "step": step_id, "status": "skipped",
+                                "actual": "declined at the prompt"})
+                continue
+            log_path = record.folder / "logs" / f"rollback-{step_id}.log"
+            with open(log_path, "ab") as log:
+                sink = StepOutput(log, ui, masker)
+                result = run_command(
+                    command, shell=checklist.defaults.shell,
+                    cwd=step.cwd if step else checklist.base_dir,
+                    env=dict(step.env) if step else dict(os.environ),
+                    timeout=step.timeout if step else checklist.defaults.timeout,
+                    on_output=sink.feed,
+                )
+                sink.close()
+            ok = result.exit_code == 0 and not result.interrupted
+            journal.append({"event": "rollback_step", "step": step_id,
+                            "status": "passed" if ok else "failed", "actual": result.describe()})
+            if result.interrupted:
+                raise Interrupted("rollback interrupted; the steps rolled back so far are "
+                                  "recorded (`relcheck status`)")
+            if not ok:
+                raise StepFailed(f"rollback of {step_id} failed: {result.describe()}; the "
+                                 "remaining rollbacks were not run", retry_safe=False)
+            ui.step_end(step_id, "passed", f"rolled back: {result.describe()}")
+    finally:
+        journal.close()
+    return EXIT_OK

@@ -1,0 +1,237 @@
+"""``relcheck run`` and ``relcheck resume``: start or continue a recorded run."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from relcheck import gitrepo
+from relcheck.answers import Answers, load_answers
+from relcheck.checklist import load_checklist, resolve_checklist_path
+from relcheck.engine import Engine, Interaction
+from relcheck.errors import EXIT_FAILED, EXIT_OK, RecordError, UsageError
+from relcheck.journal import (
+    Journal,
+    RunLock,
+    RunRecord,
+    find_run,
+    new_run_id,
+    replay,
+    runs_dir,
+    state_dir,
+)
+from relcheck.kinds.base import ResolvedStep
+from relcheck.model import FAILED, INTERRUPTED, RUN_PARTIAL, RUN_PASSED, RUNNING, Checklist
+from relcheck.plan import PLACEHOLDER_VERSION, Release, build_plan, check_version, make_release
+from relcheck.secrets import Masker
+from relcheck.ui import UI, TerminalPrompter, stdin_is_terminal
+
+
+@dataclass(frozen=True)
+class InteractionOptions:
+    answers_file: Path | None
+    non_interactive: bool
+
+
+def is_interactive(non_interactive: bool) -> bool:
+    """A person can be asked: a terminal on stdin, not told otherwise, not in CI."""
+    in_ci = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+    return not non_interactive and not in_ci and stdin_is_terminal()
+
+
+def _interaction(options: InteractionOptions, root: Path | None) -> Interaction:
+    answers = load_answers(options.answers_file) if options.answers_file else Answers()
+    prompter = TerminalPrompter() if is_interactive(options.non_interactive) else None
+    return Interaction(prompter=prompter, answers=answers,
+                       fallback_owner=gitrepo.user_name(root))
+
+
+def _masker(checklist: Checklist, ui: UI) -> Masker:
+    masker = Masker.from_env(os.environ, checklist.secrets)
+    for name in masker.too_short:
+        ui.warn(f"secret variable {name} is shorter than 4 characters and is not masked")
+    return masker
+
+
+def _release(checklist: Checklist, version: str | None, *, cwd: Path, placeholder: bool,
+             interactive: bool) -> Release:
+    if version is None and placeholder:
+        version = PLACEHOLDER_VERSION
+    elif version is None and interactive:
+        version = TerminalPrompter().text("Release version (e.g. 1.4.0)")
+    if version is None:
+        raise UsageError("--release is required when running without a terminal "
+                         "(e.g. --release 1.4.0)")
+    if version != PLACEHOLDER_VERSION:
+        check_version(version)
+    head = gitrepo.head(gitrepo.find_root(cwd))
+    return make_release(checklist, version=version, environ=os.environ,
+                        branch=head.branch, commit=head.commit)
+
+
+def _check_ids(steps: list[ResolvedStep], ids: Iterable[str], flag: str) -> frozenset[str]:
+    import difflib
+
+    known = [step.id for step in steps]
+    wanted = frozenset(ids)
+    for step_id in sorted(wanted - set(known)):
+        close = difflib.get_close_matches(step_id, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; the steps are: {', '.join(known)}"
+        raise UsageError(f"{flag}: no step with id {step_id!r}{hint}")
+    return wanted
+
+
+def _checklist_label(source: str, path: Path, root: Path) -> str:
+    if source.startswith("builtin:"):
+        return source
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path.resolve())
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    checklist: str | None
+    release: str | None
+    interaction: InteractionOptions
+    only: tuple[str, ...]
+    skip: tuple[str, ...]
+    dry_run: bool
+
+
+def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
+    checklist = load_checklist(request.checklist, cwd=cwd)
+    masker = _masker(checklist, ui)
+    interactive = is_interactive(request.interaction.non_interactive) and not request.dry_run
+    release = _release(checklist, request.release, cwd=cwd, placeholder=request.dry_run,
+                       interactive=interactive)
+    steps = build_plan(checklist, release=release, environ=os.environ, masker=masker)
+    only = _check_ids(steps, request.only, "--only") if request.only else None
+    skip = _check_ids(steps, request.skip, "--skip")
+    if request.dry_run:
+        from relcheck.commands.checklist import show_plan
+
+        show_plan(checklist, release, steps, ui=ui, only=only, skip=skip)
+        ui.info("Dry run: nothing was executed and no record was written.")
+        return EXIT_OK
+    root = gitrepo.find_root(cwd) or cwd.resolve()
+    interaction = _interaction(request.interaction, root)
+    state = state_dir(cwd)
+    lock = RunLock(state)
+    lock.acquire(None)
+    try:
+        run_id = new_run_id()
+        lock.set_run(run_id)
+        journal = Journal.create(runs_dir(cwd), run_id, masker)
+        journal.append(_start_event(run_id, checklist, release, steps, root))
+        record = replay(journal.folder, live=True)
+        engine = Engine(steps=steps, journal=journal, record=record, ui=ui,
+                        interaction=interaction, masker=masker)
+        ui.info(f"Run {run_id}: {checklist.name or checklist.source}, release {release.version}"
+                f" (tag {release.tag}), record in {journal.folder}")
+        engine.leave_out(only, skip)
+        return _finish(engine, ui)
+    finally:
+        lock.release()
+
+
+def _finish(engine: Engine, ui: UI) -> int:
+    try:
+        final = engine.walk()
+    finally:
+        engine.journal.close()
+    ui.summary(engine.record)
+    if final == RUN_PARTIAL:
+        ui.warn("some required steps were left out or skipped: this run is partial and "
+                "will not count as release-ready")
+    return EXIT_OK if final in (RUN_PASSED, RUN_PARTIAL) else EXIT_FAILED
+
+
+def _start_event(run_id: str, checklist: Checklist, release: Release,
+                 steps: list[ResolvedStep], root: Path) -> dict[str, object]:
+    return {
+        "event": "run_started",
+        "run_id": run_id,
+        "checklist": checklist.source,
+        "checklist_path": _checklist_label(checklist.source, checklist.path, root),
+        "checklist_sha256": checklist.sha256,
+        "release": {"version": release.version, "tag": release.tag,
+                    "commit": release.commit, "branch": release.branch},
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "steps": [
+            {"id": s.id, "title": s.step.title, "kind": s.kind, "required": s.step.required,
+             "owner": s.owner, "expected": s.expected, "rollback": s.rollback,
+             "command": s.shown}
+            for s in steps
+        ],
+    }
+
+
+def load_run_checklist(label: str, *, cwd: Path) -> Checklist:
+    """The checklist a run used, found again from the record's relative path."""
+    root = gitrepo.find_root(cwd) or cwd.resolve()
+    if label.startswith("builtin:"):
+        return load_checklist(label, cwd=cwd)
+    path = Path(label)
+    if not path.is_absolute():
+        path = root / path
+    if not path.is_file():
+        raise RecordError(f"the run's checklist {path} no longer exists; restore it or start "
+                          "a new run")
+    source, _, _ = resolve_checklist_path(str(path), cwd=cwd)
+    return load_checklist(source, cwd=cwd)
+
+
+def resume_run(run_id: str | None, *, interaction: InteractionOptions, force: bool,
+               cwd: Path, ui: UI) -> int:
+    state = state_dir(cwd)
+    lock = RunLock(state)
+    lock.acquire(None)
+    try:
+        folder = find_run(cwd, run_id)
+        record = replay(folder, live=False)
+        if record.state in (RUN_PASSED, RUN_PARTIAL):
+            ui.info(f"Run {record.run_id} already ended {record.state}; nothing to resume.")
+            return EXIT_OK
+        lock.set_run(record.run_id)
+        checklist = load_run_checklist(record.checklist_path, cwd=cwd)
+        check_unchanged(checklist, record.checklist_sha256, force=force)
+        _stop_leftovers(record, ui)
+        masker = _masker(checklist, ui)
+        release = Release(record.version, record.tag, record.commit, record.branch)
+        steps = build_plan(checklist, release=release, environ=os.environ, masker=masker)
+        root = gitrepo.find_root(cwd) or cwd.resolve()
+        journal = Journal(folder, masker)
+        engine = Engine(steps=steps, journal=journal, record=record, ui=ui,
+                        interaction=_interaction(interaction, root), masker=masker)
+        engine.emit({"event": "run_resumed", "pid": os.getpid(), "host": socket.gethostname()})
+        ui.info(f"Resuming run {record.run_id} (release {record.version})")
+        return _finish(engine, ui)
+    finally:
+        lock.release()
+
+
+def check_unchanged(checklist: Checklist, recorded: str, *, force: bool) -> None:
+    if checklist.sha256 == recorded or force:
+        return
+    raise UsageError(
+        f"{checklist.path} changed since this run began (sha256 {recorded[:12]} then, "
+        f"{checklist.sha256[:12]} now); start a new run, or pass --force to resume with "
+        "the changed checklist"
+    )
+
+
+def _stop_leftovers(record: RunRecord, ui: UI) -> None:
+    """Stop what a killed run's step left running (its process group) before going on."""
+    from relcheck.proc import stop_group
+
+    for step in record.steps.values():
+        if step.pgid and step.status in (RUNNING, INTERRUPTED, FAILED):
+            if stop_group(step.pgid, grace_s=3.0):
+                ui.info(f"Stopped processes left behind by step {step.id} (group {step.pgid})")
+            step.pgid = None

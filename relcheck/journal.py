@@ -1,0 +1,475 @@
+"""The run record: an append-only journal per run, its replay, and the repository lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as _random
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from relcheck.errors import RecordError, RunLockedError
+from relcheck.gitrepo import find_root
+from relcheck.secrets import Masker
+from relcheck.model import (
+    FAILED,
+    INTERRUPTED,
+    PASSED,
+    PENDING,
+    RUN_FAILED,
+    RUN_INTERRUPTED,
+    RUN_PARTIAL,
+    RUN_PASSED,
+    RUN_RUNNING,
+    RUNNING,
+    SKIPPED,
+)
+
+STATE_DIR = ".relcheck"
+JOURNAL = "journal.jsonl"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def state_dir(cwd: Path) -> Path:
+    """``.relcheck/`` at the git root (or ``cwd`` outside git); created with a ``.gitignore``."""
+    root = find_root(cwd) or cwd.resolve()
+    folder = root / STATE_DIR
+    folder.mkdir(exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        _write_atomic(ignore, "*\n")
+    return folder
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def new_run_id() -> str:
+    """A run id that sorts by start time: ``20261121T234657.123Z-3fa9``."""
+    now = datetime.now(timezone.utc)
+    return f"{now.strftime('%Y%m%dT%H%M%S')}.{now.microsecond // 1000:03d}Z-{_random.token_hex(2)}"
+
+
+class Journal:
+    """One run's append-only event log; every line is masked, flushed and fsynced."""
+
+    def __init__(self, folder: Path, masker: Masker) -> None:
+        self.folder = folder
+        self.path = folder / JOURNAL
+        self._masker = masker
+        self._file: IO[str] | None = None
+
+    @classmethod
+    def create(cls, runs_dir: Path, run_id: str, masker: Masker) -> Journal:
+        folder = runs_dir / run_id
+        (folder / "logs").mkdir(parents=True, exist_ok=False)
+        return cls(folder, masker)
+
+    def append(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        masked = self._masker.mask_value(dict(event))
+        record = {"event": event["event"], "at": now_iso(), **masked}
+        line = json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n"
+        if self._file is None:
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._repair_torn_tail()
+        self._file.write(line)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        return record
+
+    def _repair_torn_tail(self) -> None:
+        # A crash can leave a half-written last line; start ours on a fresh one.
+        assert self._file is not None
+        size = self.path.stat().st_size
+        if size == 0:
+            return
+        with open(self.path, "rb") as raw:
+            raw.seek(size - 1)
+            if raw.read(1) != b"\n":
+                self._file.write("\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def events(self) -> list[dict[str, Any]]:
+        return read_events(self.path)
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Every whole event of a journal; a torn or garbled line is left out."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RecordError(f"{path}: the run record has no journal") from None
+    events: list[dict[str, Any]] = []
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            event = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(event, dict) and isinstance(event.get("event"), str):
+            events.append(event)
+    return events
+
+
+# ---------------------------------------------------------------- replay
+
+
+@dataclass
+class StepRecord:
+    id: str
+    title: str
+    kind: str
+    required: bool = True
+    status: str = PENDING
+    owner: str | None = None
+    expected: str | None = None
+    actual: str | None = None
+    rollback: str | None = None
+    command: str | None = None
+    reason: str | None = None
+    note: str | None = None
+    confirmed_by: str | None = None
+    attempts: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
+    log: str | None = None
+    pgid: int | None = None
+    blocked: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "required": self.required,
+            "status": self.status,
+            "owner": self.owner,
+            "expected": self.expected,
+            "actual": self.actual,
+            "rollback": self.rollback,
+            "command": self.command,
+            "reason": self.reason,
+            "note": self.note,
+            "confirmed_by": self.confirmed_by,
+            "attempts": self.attempts,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+            "log": self.log,
+        }
+
+
+@dataclass
+class RollbackRecord:
+    step: str
+    status: str
+    actual: str | None
+    at: str
+
+
+@dataclass
+class RunRecord:
+    """A run rebuilt from its journal."""
+
+    run_id: str
+    folder: Path
+    checklist: str
+    checklist_path: str
+    checklist_sha256: str
+    version: str
+    tag: str
+    commit: str | None
+    branch: str | None
+    started_at: str
+    steps: dict[str, StepRecord]
+    state: str = RUN_RUNNING
+    finished_at: str | None = None
+    pid: int | None = None
+    rollbacks: list[RollbackRecord] = field(default_factory=list)
+
+    def ordered_steps(self) -> list[StepRecord]:
+        return list(self.steps.values())
+
+    def as_status(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "state": self.state,
+            "checklist": self.checklist,
+            "checklist_sha256": self.checklist_sha256,
+            "release": {"version": self.version, "tag": self.tag, "commit": self.commit},
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "steps": [step.as_dict() for step in self.steps.values()],
+            "rollbacks": [vars(item) for item in self.rollbacks],
+        }
+
+
+def replay(folder: Path, *, live: bool | None = None) -> RunRecord:
+    """Rebuild a run from its journal.
+
+    ``live`` says whether a process still holds the run; when it does not,
+    a run (or step) still marked running was cut off and reads as interrupted.
+    """
+    events = read_events(folder / JOURNAL)
+    if not events or events[0]["event"] != "run_started":
+        raise RecordError(f"{folder}: the journal does not start with a run; it cannot be used")
+    run = _run_from_start(folder, events[0])
+    for event in events[1:]:
+        apply_event(run, event)
+    if live is None:
+        live = run_is_live(folder.parent.parent, run.run_id)
+    if run.state == RUN_RUNNING and not live:
+        run.state = RUN_INTERRUPTED
+        for step in run.steps.values():
+            if step.status == RUNNING:
+                step.status = INTERRUPTED
+                step.reason = step.reason or "relcheck stopped while this step ran"
+    return run
+
+
+def _run_from_start(folder: Path, event: Mapping[str, Any]) -> RunRecord:
+    release = event.get("release") or {}
+    steps = {
+        item["id"]: StepRecord(
+            id=item["id"],
+            title=item.get("title", item["id"]),
+            kind=item.get("kind", "run"),
+            required=bool(item.get("required", True)),
+            owner=item.get("owner"),
+            expected=item.get("expected"),
+            rollback=item.get("rollback"),
+            command=item.get("command"),
+        )
+        for item in event.get("steps", [])
+    }
+    return RunRecord(
+        run_id=str(event.get("run_id", folder.name)),
+        folder=folder,
+        checklist=str(event.get("checklist", "")),
+        checklist_path=str(event.get("checklist_path", "")),
+        checklist_sha256=str(event.get("checklist_sha256", "")),
+        version=str(release.get("version", "")),
+        tag=str(release.get("tag", "")),
+        commit=release.get("commit"),
+        branch=release.get("branch"),
+        started_at=str(event["at"]),
+        steps=steps,
+        pid=event.get("pid"),
+    )
+
+
+_STEP_FIELDS = ("owner", "rollback", "expected", "command", "actual", "reason", "note")
+
+
+def apply_event(run: RunRecord, event: Mapping[str, Any]) -> None:
+    kind = event["event"]
+    step = run.steps.get(str(event.get("step", "")))
+    if kind == "run_resumed":
+        run.state, run.finished_at, run.pid = RUN_RUNNING, None, event.get("pid")
+    elif kind == "run_finished":
+        run.state, run.finished_at = str(event.get("state", RUN_FAILED)), str(event["at"])
+    elif kind == "run_interrupted":
+        run.state, run.finished_at = RUN_INTERRUPTED, str(event["at"])
+    elif kind == "rollback_step":
+        run.rollbacks.append(
+            RollbackRecord(str(event.get("step")), str(event.get("status")), event.get("actual"),
+                           str(event["at"]))
+        )
+    elif step is not None:
+        _apply_step(step, kind, event)
+
+
+def _apply_step(step: StepRecord, kind: str, event: Mapping[str, Any]) -> None:
+    for name in _STEP_FIELDS:
+        if name in event:
+            setattr(step, name, event[name])
+    if kind == "step_started":
+        step.status, step.started_at = RUNNING, str(event["at"])
+        step.finished_at = step.duration_s = step.pgid = None
+        step.attempts = int(event.get("attempt", step.attempts + 1))
+        step.actual = step.reason = None
+        step.blocked = False
+        step.log = event.get("log", step.log)
+    elif kind == "step_process":
+        step.pgid = event.get("pgid")
+    elif kind == "step_finished":
+        step.status = str(event.get("status", FAILED))
+        step.finished_at = str(event["at"])
+        step.duration_s = event.get("duration_s")
+        step.confirmed_by = event.get("confirmed_by", step.confirmed_by)
+        step.blocked = bool(event.get("blocked", False))
+        step.metrics = dict(event.get("metrics") or {})
+        step.pgid = None
+
+
+def final_state(run: RunRecord) -> str:
+    """The state a finished walk gives the run (passed, failed or partial)."""
+    required = [step for step in run.steps.values() if step.required]
+    if any(step.status in (FAILED, INTERRUPTED) for step in required):
+        return RUN_FAILED
+    if any(step.status in (PENDING, RUNNING) for step in required):
+        return RUN_FAILED
+    # Skipped by `when` is part of the plan; skipped any other way (left out with
+    # --only/--skip, or by a person) leaves the release unchecked there.
+    if any(step.status == SKIPPED and not (step.reason or "").startswith("when:")
+           for step in required):
+        return RUN_PARTIAL
+    return RUN_PASSED
+
+
+# ---------------------------------------------------------------- finding runs
+
+
+def runs_dir(cwd: Path) -> Path:
+    folder = state_dir(cwd) / "runs"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def list_runs(cwd: Path) -> list[Path]:
+    """Run folders, oldest first."""
+    folder = runs_dir(cwd)
+    return sorted(p for p in folder.iterdir() if (p / JOURNAL).is_file())
+
+
+def find_run(cwd: Path, run_id: str | None) -> Path:
+    runs = list_runs(cwd)
+    if not runs:
+        raise RecordError(
+            f"no run record in {runs_dir(cwd)}; start one with `relcheck run`"
+        )
+    if run_id is None:
+        return runs[-1]
+    matches = [p for p in runs if p.name == run_id] or [p for p in runs if p.name.startswith(run_id)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise RecordError(f"no run with id {run_id!r}; `relcheck history` lists them")
+    names = ", ".join(p.name for p in matches)
+    raise RecordError(f"run id {run_id!r} is ambiguous: {names}")
+
+
+# ---------------------------------------------------------------- the lock
+
+
+@dataclass
+class LockHolder:
+    pid: int
+    started_at: str
+    run_id: str | None
+    host: str
+
+
+class RunLock:
+    """One run at a time per repository, held with flock so a dead holder frees it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "lock"
+        self._fd: int | None = None
+
+    def acquire(self, run_id: str | None) -> None:
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunLockedError(self._held_message(), retry_safe=True) from None
+        holder = {"pid": os.getpid(), "started_at": now_iso(), "run_id": run_id,
+                  "host": socket.gethostname()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+
+    def set_run(self, run_id: str) -> None:
+        if self._fd is None:
+            return
+        holder = {"pid": os.getpid(), "started_at": now_iso(), "run_id": run_id,
+                  "host": socket.gethostname()}
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, json.dumps(holder).encode(), 0)
+
+    def _held_message(self) -> str:
+        holder = self.holder()
+        if holder is None:
+            return "another relcheck run holds the lock of this repository"
+        run = f" (run {holder.run_id})" if holder.run_id else ""
+        return (
+            f"another relcheck run is in progress in this repository: pid {holder.pid} on "
+            f"{holder.host}, started {holder.started_at}{run}; wait for it to finish or stop it"
+        )
+
+    def holder(self) -> LockHolder | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return LockHolder(int(data["pid"]), str(data["started_at"]), data.get("run_id"),
+                              str(data.get("host", "")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def is_held(self) -> bool:
+        """Whether a live process (this one or another) holds the lock."""
+        import fcntl
+
+        if self._fd is not None:
+            return True
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+
+def run_is_live(state: Path, run_id: str) -> bool:
+    lock = RunLock(state)
+    if not lock.is_held():
+        return False
+    holder = lock.holder()
+    return holder is not None and holder.run_id == run_id
+
+
+def iter_tail(path: Path, limit: int = 4000) -> Iterator[str]:
+    """The last ``limit`` characters of a log, line by line (for failure reports)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    with open(path, "rb") as handle:
+        handle.seek(max(0, size - limit))
+        text = handle.read().decode("utf-8", errors="replace")
+    yield from text.splitlines()
+
+
+def monotonic() -> float:
+    return time.monotonic()

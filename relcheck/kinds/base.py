@@ -1,0 +1,96 @@
+"""The one small interface every step kind implements."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from relcheck.model import Step
+
+
+@dataclass(frozen=True)
+class ResolvedStep:
+    """A step with its templates rendered for one run.
+
+    ``spec`` holds the rendered kind value (secrets in clear: only for
+    execution); ``shown`` is the same text with secrets masked, for output
+    and the record.
+    """
+
+    step: Step
+    spec: Any
+    shown: str
+    owner: str | None
+    expected: str
+    rollback: str | None
+    env: Mapping[str, str]
+    timeout: float
+    cwd: Path
+    shell: str
+    skip_reason: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.step.id
+
+    @property
+    def kind(self) -> str:
+        return self.step.kind
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step kind reports back to the engine."""
+
+    status: str
+    actual: str
+    reason: str | None = None
+    note: str | None = None
+    confirmed_by: str | None = None
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Prompter(Protocol):
+    """How the engine asks a person; a terminal in real runs, a script in tests."""
+
+    def choice(self, question: str, choices: tuple[str, ...], default: str) -> str: ...
+
+    def text(self, question: str, default: str = "") -> str: ...
+
+    def show(self, text: str) -> None: ...
+
+
+@dataclass
+class StepContext:
+    """What a kind may use while executing one step."""
+
+    output: Callable[[bytes], None]
+    captured_output: Callable[[], str]
+    on_process_start: Callable[[int], None]
+    cancel: threading.Event
+    prompter: Prompter | None
+    answer: Mapping[str, Any] | None
+    answers_file: str | None
+
+
+class StepKind(Protocol):
+    """A kind of step: ``run``, ``manual``, and later ``http``, ``config``...
+
+    ``key`` is the checklist key that selects the kind. ``spec_schema`` is
+    the JSON Schema of that key's value and ``expect_schema`` the properties
+    its ``expect`` mapping allows; the validator and ``relcheck schema`` are
+    both derived from them.
+    """
+
+    key: str
+    automated: bool
+    summary: str
+    spec_schema: Mapping[str, Any]
+    expect_schema: Mapping[str, Any]
+
+    def default_expected(self, step: Step) -> str: ...
+
+    def execute(self, resolved: ResolvedStep, ctx: StepContext) -> Outcome: ...

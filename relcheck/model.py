@@ -1,0 +1,103 @@
+"""The checklist and run model: plain frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relcheck.errors import Problem
+
+DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_SHELL = "/bin/sh"
+DEFAULT_TAG_TEMPLATE = "v{{ version }}"
+
+# Step states in a run record.
+PENDING = "pending"
+RUNNING = "running"
+PASSED = "passed"
+FAILED = "failed"
+SKIPPED = "skipped"
+INTERRUPTED = "interrupted"
+STEP_STATES = (PENDING, RUNNING, PASSED, FAILED, SKIPPED, INTERRUPTED)
+
+# Run states.
+RUN_RUNNING = "running"
+RUN_PASSED = "passed"
+RUN_FAILED = "failed"
+RUN_PARTIAL = "partial"
+RUN_INTERRUPTED = "interrupted"
+
+# The literal value a step's rollback takes when nothing needs undoing.
+NO_ROLLBACK = "none"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where something was written: 1-based line and column in ``file``."""
+
+    file: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Defaults:
+    owner: str | None = None
+    timeout: float = DEFAULT_TIMEOUT_S
+    shell: str = DEFAULT_SHELL
+
+
+@dataclass(frozen=True)
+class Step:
+    """One checklist step as written (templates not yet rendered).
+
+    ``spec`` is the value of the step's kind key: the command for ``run``,
+    the instructions for ``manual``, a mapping for kinds that take options.
+    """
+
+    id: str
+    title: str
+    kind: str
+    spec: Any
+    owner: str | None = None
+    expected: str | None = None
+    rollback: str | None = None
+    expect: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    required: bool = True
+    when: str | bool | None = None
+    cwd: str | None = None
+    description: str | None = None
+    mark: Mark | None = None
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """A validated checklist.
+
+    ``source`` is how the user named it (a path or ``builtin:NAME``);
+    ``base_dir`` is the folder its commands run in.
+    """
+
+    source: str
+    path: Path
+    base_dir: Path
+    sha256: str
+    version: int
+    steps: tuple[Step, ...]
+    name: str | None = None
+    description: str | None = None
+    vars: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    defaults: Defaults = field(default_factory=Defaults)
+    tag: str = DEFAULT_TAG_TEMPLATE
+    warnings: tuple[Problem, ...] = ()
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)

@@ -1,0 +1,169 @@
+"""From a checklist and a release to the steps of one run: templates, ``when``, order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from relcheck.errors import ConfigError, Problem, UsageError
+from relcheck.kinds import KINDS
+from relcheck.kinds.base import ResolvedStep
+from relcheck.model import NO_ROLLBACK, Checklist, Step
+from relcheck.render import TemplateProblem, evaluate_expression, render_string
+from relcheck.secrets import Masker
+
+VERSION_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]*\Z")
+PLACEHOLDER_VERSION = "<release>"
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str
+    tag: str
+    commit: str | None
+    branch: str | None
+
+
+def check_version(version: str) -> str:
+    if not VERSION_PATTERN.match(version) or len(version) > 128:
+        raise UsageError(
+            f"release version {version!r} is not valid: expected letters, digits, '.', '+', "
+            "'_' or '-', starting with a letter or digit (e.g. 1.4.0 or 2.0.0-rc.1)"
+        )
+    return version
+
+
+def template_context(
+    checklist: Checklist, *, version: str, tag: str | None, environ: Mapping[str, str],
+    branch: str | None, commit: str | None,
+) -> dict[str, Any]:
+    return {
+        "version": version,
+        "tag": tag,
+        "vars": dict(checklist.vars),
+        "env": dict(environ),
+        "git": {"branch": branch, "commit": commit},
+    }
+
+
+def _problem(checklist: Checklist, step: Step | None, path: str, exc: TemplateProblem) -> Problem:
+    mark = step.mark if step is not None else None
+    line, col = (mark.line, mark.col) if mark else (1, 1)
+    return Problem(str(checklist.path), line, col, path,
+                   f"template error: {exc.message}; every name must be defined "
+                   "(use env.get('NAME', '') for optional variables)")
+
+
+def make_release(
+    checklist: Checklist, *, version: str, environ: Mapping[str, str],
+    branch: str | None, commit: str | None,
+) -> Release:
+    context = template_context(checklist, version=version, tag=None, environ=environ,
+                               branch=branch, commit=commit)
+    try:
+        tag = render_string(checklist.tag, context).strip()
+    except TemplateProblem as exc:
+        raise ConfigError([_problem(checklist, None, "tag", exc)]) from None
+    return Release(version=version, tag=tag, commit=commit, branch=branch)
+
+
+def build_plan(
+    checklist: Checklist, *, release: Release, environ: Mapping[str, str], masker: Masker,
+) -> list[ResolvedStep]:
+    """Render every step; all template errors are reported together."""
+    context = template_context(checklist, version=release.version, tag=release.tag,
+                               environ=environ, branch=release.branch, commit=release.commit)
+    problems: list[Problem] = []
+    steps: list[ResolvedStep] = []
+    for index, step in enumerate(checklist.steps):
+        resolved = _resolve(checklist, step, index, context, environ, masker, problems)
+        if resolved is not None:
+            steps.append(resolved)
+    if problems:
+        raise ConfigError(problems)
+    return steps
+
+
+def _render(value: Any, context: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        return render_string(value, context)
+    if isinstance(value, Mapping):
+        return {key: _render(item, context) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_render(item, context) for item in value]
+    return value
+
+
+def _resolve(
+    checklist: Checklist, step: Step, index: int, context: Mapping[str, Any],
+    environ: Mapping[str, str], masker: Masker, problems: list[Problem],
+) -> ResolvedStep | None:
+    fields: dict[str, Any] = {}
+    before = len(problems)
+    for name, value in (
+        (step.kind, step.spec), ("expected", step.expected), ("rollback", step.rollback),
+        ("env", dict(step.env)),
+    ):
+        try:
+            fields[name] = _render(value, context)
+        except TemplateProblem as exc:
+            problems.append(_problem(checklist, step, f"steps[{index}].{name}", exc))
+    skip_reason = _skip_reason(checklist, step, index, context, problems)
+    if len(problems) > before:
+        return None
+    kind = KINDS[step.kind]
+    spec = fields[step.kind]
+    step_env = {**environ, **fields["env"]}
+    rollback = fields["rollback"]
+    return ResolvedStep(
+        step=step,
+        spec=spec,
+        shown=masker.mask(spec if isinstance(spec, str) else _show(spec)),
+        owner=step.owner or checklist.defaults.owner,
+        expected=masker.mask(fields["expected"] or kind.default_expected(step)),
+        rollback=rollback.strip() if isinstance(rollback, str) else None,
+        env=step_env,
+        timeout=step.timeout or checklist.defaults.timeout,
+        cwd=_cwd(checklist.base_dir, step.cwd),
+        shell=checklist.defaults.shell,
+        skip_reason=skip_reason,
+    )
+
+
+def _show(spec: Any) -> str:
+    import json
+
+    return json.dumps(spec, ensure_ascii=False, sort_keys=True)
+
+
+def _cwd(base: Path, relative: str | None) -> Path:
+    return base if not relative else (base / relative)
+
+
+def _skip_reason(
+    checklist: Checklist, step: Step, index: int, context: Mapping[str, Any],
+    problems: list[Problem],
+) -> str | None:
+    when = step.when
+    if when is None or when is True:
+        return None
+    if when is False:
+        return "when: false"
+    try:
+        if evaluate_expression(when, context):
+            return None
+    except TemplateProblem as exc:
+        problems.append(_problem(checklist, step, f"steps[{index}].when", exc))
+        return None
+    return f"when: {when.strip()} is false"
+
+
+def rollback_is_given(rollback: str | None) -> bool:
+    return rollback is not None and rollback.strip() != ""
+
+
+def rollback_is_none(rollback: str | None) -> bool:
+    return rollback is not None and rollback.strip().lower() == NO_ROLLBACK

@@ -1,0 +1,129 @@
+"""Terminal output and prompts: the only module that writes to the user's screen."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from datetime import datetime
+from typing import IO, TYPE_CHECKING
+
+from relcheck.model import FAILED, INTERRUPTED, PASSED, SKIPPED
+
+if TYPE_CHECKING:
+    from relcheck.journal import RunRecord, StepRecord
+    from relcheck.kinds.base import ResolvedStep
+
+_MARKS = {PASSED: "✓", FAILED: "✗", SKIPPED: "-", INTERRUPTED: "!"}
+_COLORS = {PASSED: "green", FAILED: "red", SKIPPED: "yellow", INTERRUPTED: "magenta"}
+
+
+def stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+class UI:
+    """Plain, line-oriented output; timestamps when the output is not a terminal."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+        is_tty = _isatty(self.stream)
+        self.color = is_tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        self.timestamps = not is_tty
+
+    def _style(self, text: str, color: str, bold: bool = False) -> str:
+        if not self.color:
+            return text
+        import click
+
+        return click.style(text, fg=color, bold=bold)
+
+    def print(self, text: str = "") -> None:
+        """A line of a report (status, plan, history): never timestamped."""
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def line(self, text: str = "") -> None:
+        """A line about something happening now: timestamped when not on a terminal."""
+        if self.timestamps and text:
+            text = f"[{datetime.now().strftime('%H:%M:%S')}] {text}"
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def info(self, text: str) -> None:
+        self.line(text)
+
+    def warn(self, text: str) -> None:
+        self.line(self._style("warning: ", "yellow") + text)
+
+    def step_start(self, step: ResolvedStep, attempt: int) -> None:
+        again = f" (attempt {attempt})" if attempt > 1 else ""
+        owner = f"  [owner: {step.owner}]" if step.owner else ""
+        self.line(self._style(f"▶ {step.id}", "cyan", bold=True) + f": {step.step.title}{again}{owner}")
+        if step.kind == "run":
+            self.line(f"  $ {step.shown}")
+
+    def output(self, data: bytes) -> None:
+        # Step output goes through unchanged (already masked), without timestamps.
+        self.stream.write(data.decode("utf-8", errors="replace"))
+        self.stream.flush()
+
+    def step_end(self, step_id: str, status: str, detail: str) -> None:
+        mark = _MARKS.get(status, "?")
+        text = self._style(f"{mark} {step_id} {status}", _COLORS.get(status, "white"), bold=True)
+        self.line(f"{text}: {detail}")
+
+    def log_tail(self, lines: Iterable[str]) -> None:
+        for text in lines:
+            self.stream.write(f"  | {text}\n")
+        self.stream.flush()
+
+    def summary(self, run: RunRecord) -> None:
+        self.print()
+        self.print(f"Run {run.run_id}: {self._run_state(run.state)}  "
+                   f"(release {run.version}, tag {run.tag})")
+        for step in run.ordered_steps():
+            self.print("  " + _summary_row(step))
+
+    def _run_state(self, state: str) -> str:
+        color = {"passed": "green", "failed": "red", "partial": "yellow"}.get(state, "magenta")
+        return self._style(state.upper(), color, bold=True)
+
+
+def _summary_row(step: StepRecord) -> str:
+    mark = _MARKS.get(step.status, " ")
+    owner = step.owner or "-"
+    took = f"{step.duration_s:.1f}s" if step.duration_s is not None else ""
+    detail = step.reason if step.status != PASSED and step.reason else (step.actual or "")
+    return f"{mark} {step.id:<20} {step.status:<11} {owner:<16} {took:>7}  {detail}"
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (ValueError, OSError, AttributeError):
+        return False
+
+
+class TerminalPrompter:
+    """Asks a person at the terminal (click prompts)."""
+
+    def choice(self, question: str, choices: tuple[str, ...], default: str) -> str:
+        import click
+
+        value = click.prompt(question, type=click.Choice(choices, case_sensitive=False),
+                             default=default, show_choices=True)
+        return str(value).lower()
+
+    def text(self, question: str, default: str = "") -> str:
+        import click
+
+        return str(click.prompt(question, default=default, show_default=bool(default))).strip()
+
+    def show(self, text: str) -> None:
+        import click
+
+        click.echo(text)

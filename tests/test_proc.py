@@ -1,0 +1,440 @@
+"""Tests for relcheck.proc with real processes: groups, timeouts, Ctrl-C, escaped children."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import relcheck
+from relcheck.errors import RelcheckError
+from relcheck.proc import ProcResult, run_capture, run_command, stop_group
+
+# Generous bounds: they only turn a hang into a failure, they measure nothing.
+HANG_S = 20.0
+
+KI_SCRIPT = """\
+import os, signal, sys
+from pathlib import Path
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from relcheck.proc import run_command
+
+command, folder, grace = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
+with open(folder / "output.log", "ab", buffering=0) as log:
+    result = run_command(
+        command, cwd=folder, env=dict(os.environ), timeout=60,
+        on_output=log.write, grace_s=grace,
+        on_start=lambda pid: (folder / "group").write_text(f"{pid}\\n"),
+    )
+state = "interrupted" if result.interrupted else "not-interrupted"
+print(state, result.signal, result.stopped_with, flush=True)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """True if ``pid`` runs; a zombie (not every container init reaps) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat[stat.rfind(b")") + 2 :].split()[0] != b"Z"
+
+
+def _wait_for(predicate: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + HANG_S
+    while not predicate():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def _read_pid(path: Path, writer: subprocess.Popen[str] | None = None) -> int:
+    """The pid in ``path`` once written; fails at once if ``writer`` dies first."""
+
+    def written() -> bool:
+        if writer is not None and writer.poll() is not None:
+            pytest.fail(f"{path.name} never written: {writer.communicate()}")
+        return path.exists() and path.read_text().endswith("\n")
+
+    _wait_for(written, path.name)
+    return int(path.read_text())
+
+
+@pytest.fixture
+def kill_later() -> Iterator[list[int]]:
+    """Pids to SIGKILL after the test, for processes a test lets escape on purpose."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class Run:
+    """One run_command call with its output collected."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.chunks: list[bytes] = []
+
+    @property
+    def output(self) -> bytes:
+        return b"".join(self.chunks)
+
+    def __call__(self, command: str, **options: object) -> ProcResult:
+        kwargs: dict[str, object] = {
+            "cwd": self.folder,
+            "env": dict(os.environ),
+            "timeout": 30.0,
+            "on_output": self.chunks.append,
+            "grace_s": 1.0,
+        }
+        kwargs.update(options)
+        return run_command(command, **kwargs)  # type: ignore[arg-type]
+
+    def in_thread(self, command: str, **options: object) -> ProcResult:
+        """Run in a worker thread so a hang fails the test instead of blocking it."""
+        outcome: list[ProcResult | BaseException] = []
+
+        def target() -> None:
+            try:
+                outcome.append(self(command, **options))
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=target)
+        worker.start()
+        worker.join(HANG_S)
+        assert not worker.is_alive(), "run_command did not return"
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    return Run(tmp_path)
+
+
+def test_output_is_streamed_in_order_with_exit_code(run: Run, tmp_path: Path) -> None:
+    # The command waits for a file that on_output creates when it sees the first
+    # line, so this only finishes if output is handed on while the command runs.
+    go = tmp_path / "go"
+
+    def on_output(data: bytes) -> None:
+        run.chunks.append(data)
+        if b"first" in run.output:
+            go.touch()
+
+    command = "echo first; while [ ! -f go ]; do sleep 0.02; done; echo second >&2; echo third"
+    result = run.in_thread(command, on_output=on_output, timeout=HANG_S)
+
+    assert run.output == b"first\nsecond\nthird\n"
+    assert result.exit_code == 0
+    assert result.signal is None
+    assert not result.timed_out and not result.interrupted
+    assert result.succeeded
+    assert result.describe().startswith("exit code 0 after ")
+
+
+def test_large_output_arrives_whole(run: Run) -> None:
+    result = run.in_thread("head -c 1000000 /dev/zero; echo end")
+    assert result.exit_code == 0
+    assert len(run.output) == 1_000_004
+    assert run.output.endswith(b"end\n")
+
+
+def test_nonzero_exit_is_a_result_not_an_error(run: Run) -> None:
+    result = run("echo failing; exit 3")
+    assert result.exit_code == 3
+    assert not result.succeeded
+    assert result.describe().startswith("exit code 3 after ")
+
+
+def test_death_by_signal_is_reported(run: Run) -> None:
+    result = run("kill -9 $$")
+    assert result.exit_code is None
+    assert result.signal == signal.SIGKILL
+    assert result.describe().startswith("killed by signal 9 after ")
+
+
+def test_on_start_gets_the_pid_that_is_also_the_group(run: Run) -> None:
+    seen: list[tuple[int, int]] = []
+    result = run("sleep 0.2", on_start=lambda pid: seen.append((pid, os.getpgid(pid))))
+    assert result.exit_code == 0
+    [(pid, pgid)] = seen
+    assert pid == pgid != os.getpgid(0)
+
+
+def test_env_and_cwd_are_passed(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    env = {"PATH": os.environ["PATH"], "FOO": "bar baz"}
+    result = run('printf "%s\\n" "$FOO" "${HOME-unset}"; pwd -P', cwd=folder, env=env)
+    assert result.exit_code == 0
+    assert run.output.decode().splitlines() == ["bar baz", "unset", os.path.realpath(folder)]
+
+
+def test_stdin_is_empty(run: Run) -> None:
+    result = run.in_thread("cat; echo after")
+    assert result.exit_code == 0
+    assert run.output == b"after\n"
+
+
+def test_timeout_stops_the_grandchild_too(run: Run, tmp_path: Path) -> None:
+    result = run("sleep 100 & echo $! > pidfile; wait", timeout=0.5, grace_s=2.0)
+    grandchild = _read_pid(tmp_path / "pidfile")
+
+    assert result.timed_out
+    assert not result.interrupted
+    assert result.stopped_with == signal.SIGTERM
+    assert result.describe() == "timed out after 0.5 s (stopped with SIGTERM)"
+    assert not _alive(grandchild)
+
+
+def test_a_step_that_ignores_term_is_killed_after_grace(run: Run, tmp_path: Path) -> None:
+    command = "trap '' TERM; sleep 100 & echo $! > pidfile; wait"
+    result = run.in_thread(command, timeout=0.3, grace_s=0.3)
+    grandchild = _read_pid(tmp_path / "pidfile")
+
+    assert result.timed_out
+    assert result.signal == signal.SIGKILL
+    assert result.stopped_with == signal.SIGKILL
+    assert result.describe() == "timed out after 0.3 s (stopped with SIGKILL)"
+    assert not _alive(grandchild)
+
+
+def test_leftover_background_process_is_stopped_after_normal_exit(run: Run, tmp_path: Path) -> None:
+    result = run.in_thread("sleep 100 & echo $! > pidfile; echo done")
+    grandchild = _read_pid(tmp_path / "pidfile")
+
+    assert result.exit_code == 0
+    assert result.leftovers_stopped
+    assert "stopped processes it left running" in result.describe()
+    assert run.output == b"done\n"
+    assert not _alive(grandchild)
+
+
+def test_escaped_grandchild_holding_the_pipe_does_not_hang(
+    run: Run, tmp_path: Path, kill_later: list[int]
+) -> None:
+    # The daemon leaves the group first and only then is the shell allowed to end.
+    daemon = (
+        f"{sys.executable} -c 'import os, time; os.setsid(); "
+        'open("pidfile", "w").write(f"{os.getpid()}\\n"); time.sleep(100)\' &'
+    )
+    command = f"{daemon} while [ ! -s pidfile ]; do sleep 0.02; done; echo main-done"
+    try:
+        result = run.in_thread(command)
+    finally:
+        if (tmp_path / "pidfile").exists():
+            kill_later.append(_read_pid(tmp_path / "pidfile"))
+
+    assert result.exit_code == 0
+    assert run.output == b"main-done\n"
+    # Outside the group, so it is not ours to stop; it only must not block us.
+    assert _alive(kill_later[0])
+
+
+def test_cancel_event_stops_the_group(run: Run, tmp_path: Path) -> None:
+    cancel = threading.Event()
+    results: list[ProcResult] = []
+    worker = threading.Thread(
+        target=lambda: results.append(
+            run("sleep 100 & echo $! > pidfile; wait", cancel=cancel, grace_s=2.0)
+        )
+    )
+    worker.start()
+    grandchild = _read_pid(tmp_path / "pidfile")
+    cancel.set()
+    worker.join(HANG_S)
+
+    assert not worker.is_alive()
+    [result] = results
+    assert result.interrupted
+    assert not result.timed_out
+    assert result.describe().startswith("interrupted after ")
+    assert not _alive(grandchild)
+
+
+def test_an_error_in_a_callback_still_stops_the_group(run: Run, tmp_path: Path) -> None:
+    def on_output(data: bytes) -> None:
+        raise RuntimeError("journal full")
+
+    with pytest.raises(RuntimeError, match="journal full"):
+        run.in_thread("sleep 100 & echo $! > pidfile; echo hello; wait", on_output=on_output)
+    assert not _alive(_read_pid(tmp_path / "pidfile"))
+
+
+@pytest.fixture
+def ki_script(tmp_path: Path) -> Iterator[Callable[[str, float], subprocess.Popen[str]]]:
+    """Starts the Ctrl-C script; afterwards kills it and its command's group even on failure."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(command: str, grace_s: float) -> subprocess.Popen[str]:
+        started.append(_start_ki_script(tmp_path, command, grace_s))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.communicate()
+    if (tmp_path / "group").exists():
+        stop_group(_read_pid(tmp_path / "group"), grace_s=0)
+
+
+def _start_ki_script(tmp_path: Path, command: str, grace_s: float) -> subprocess.Popen[str]:
+    script = tmp_path / "ki.py"
+    script.write_text(KI_SCRIPT)
+    # Import relcheck from wherever this test imported it, installed or not.
+    package_root = str(Path(relcheck.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": package_root}
+    return subprocess.Popen(
+        [sys.executable, str(script), command, str(tmp_path), str(grace_s)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_ctrl_c_stops_the_group_and_reports_interrupted(
+    tmp_path: Path, ki_script: Callable[[str, float], subprocess.Popen[str]]
+) -> None:
+    proc = ki_script("sleep 100 & echo $! > pidfile; wait", 2.0)
+    grandchild = _read_pid(tmp_path / "pidfile", proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=HANG_S)
+
+    assert proc.returncode == 0, err
+    assert out.split()[0] == "interrupted"
+    assert not _alive(grandchild)
+
+
+def test_second_ctrl_c_kills_without_waiting_for_grace(
+    tmp_path: Path, ki_script: Callable[[str, float], subprocess.Popen[str]]
+) -> None:
+    # The shell survives SIGTERM (its trap prints got-term) and the grace is far
+    # longer than HANG_S, so only the second Ctrl-C can end this in time.
+    command = (
+        "trap 'echo got-term' TERM; sleep 100 & echo $! > pidfile; while :; do sleep 0.05; done"
+    )
+    proc = ki_script(command, 600.0)
+    grandchild = _read_pid(tmp_path / "pidfile", proc)
+    proc.send_signal(signal.SIGINT)
+    log = tmp_path / "output.log"
+    _wait_for(lambda: log.exists() and b"got-term" in log.read_bytes(), "SIGTERM to arrive")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=HANG_S)
+
+    assert proc.returncode == 0, err
+    assert out.split() == ["interrupted", str(int(signal.SIGKILL)), str(int(signal.SIGKILL))]
+    assert not _alive(grandchild)
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
+    """Starts a shell command as its own group; kills the group after the test."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(command: str) -> subprocess.Popen[bytes]:
+        started.append(
+            subprocess.Popen(["/bin/sh", "-c", command], cwd=tmp_path, start_new_session=True)
+        )
+        return started[-1]
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_stop_group_stops_a_live_group(
+    tmp_path: Path, group: Callable[[str], subprocess.Popen[bytes]]
+) -> None:
+    proc = group("sleep 100 & echo $! > pidfile; wait")
+    grandchild = _read_pid(tmp_path / "pidfile")
+
+    assert stop_group(proc.pid, grace_s=2.0) is True
+    assert proc.wait(timeout=HANG_S) == -signal.SIGTERM
+    assert not _alive(grandchild)
+    assert stop_group(proc.pid, grace_s=2.0) is False
+
+
+def test_stop_group_kills_a_group_that_ignores_term(
+    tmp_path: Path, group: Callable[[str], subprocess.Popen[bytes]]
+) -> None:
+    proc = group("trap '' TERM; sleep 100 & echo $! > pidfile; wait")
+    grandchild = _read_pid(tmp_path / "pidfile")
+
+    assert stop_group(proc.pid, grace_s=0.3) is True
+    assert proc.wait(timeout=HANG_S) == -signal.SIGKILL
+    assert not _alive(grandchild)
+
+
+def test_missing_shell_is_an_actionable_error(run: Run) -> None:
+    with pytest.raises(RelcheckError) as caught:
+        run("echo hi\necho more", shell="/nonexistent/sh")
+    message = str(caught.value)
+    assert "/nonexistent/sh" in message
+    assert "`echo hi`" in message
+    assert "expected an executable shell" in message
+
+
+def test_missing_cwd_is_an_actionable_error(run: Run, tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(RelcheckError) as caught:
+        run("echo hi", cwd=missing)
+    assert f"the working folder `{missing}`" in str(caught.value)
+
+
+def test_run_capture_returns_output_and_code(tmp_path: Path) -> None:
+    code = "import os, sys; print(os.getcwd()); print('oops', file=sys.stderr); sys.exit(2)"
+    result = run_capture([sys.executable, "-c", code], cwd=tmp_path)
+    assert result.returncode == 2
+    assert not result.ok
+    assert result.stdout == f"{os.path.realpath(tmp_path)}\n"
+    assert result.stderr == "oops\n"
+
+
+def test_run_capture_missing_program(tmp_path: Path) -> None:
+    with pytest.raises(RelcheckError, match=r"cannot run `relcheck-no-such-tool`.*installed"):
+        run_capture(["relcheck-no-such-tool", "--version"], cwd=tmp_path)
+
+
+def test_run_capture_timeout(tmp_path: Path) -> None:
+    with pytest.raises(RelcheckError, match=r"did not finish within 0\.2 s"):
+        run_capture(["sleep", "100"], timeout=0.2)
+
+
+@pytest.mark.parametrize(
+    ("result", "words"),
+    [
+        (ProcResult(0, None, False, False, 1.23), "exit code 0 after 1.2 s"),
+        (ProcResult(1, None, False, False, 3.2), "exit code 1 after 3.2 s"),
+        (ProcResult(None, 9, False, False, 0.3), "killed by signal 9 after 0.3 s"),
+        (ProcResult(None, 15, False, True, 2.0), "interrupted after 2.0 s"),
+        (
+            ProcResult(None, 15, True, False, 603.0, timeout_s=600, stopped_with=15),
+            "timed out after 600 s (stopped with SIGTERM)",
+        ),
+    ],
+)
+def test_describe(result: ProcResult, words: str) -> None:
+    assert result.describe() == words
