@@ -39,17 +39,26 @@ def load_answers(path: Path) -> Answers:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(label, 1, 1, "(root)",
-                                   f"cannot read the answers file: {exc}; expected a "
-                                   "readable UTF-8 YAML file")]) from None
+        raise ConfigError(
+            [
+                Problem(
+                    label,
+                    1,
+                    1,
+                    "(root)",
+                    f"cannot read the answers file: {exc}; expected a readable UTF-8 YAML file",
+                )
+            ]
+        ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([Problem(label, line, col, "(root)",
-                                   f"YAML syntax error: {problem}")]) from None
+        raise ConfigError(
+            [Problem(label, line, col, "(root)", f"YAML syntax error: {problem}")]
+        ) from None
     problems: list[Problem] = []
     answers = _read_root(label, node, problems)
     if problems:
@@ -83,8 +92,14 @@ def _pairs(label: str, node: Any, path: str, problems: list[Problem]) -> list[tu
     for key, value in node.value:
         name = str(key.value)
         if name in seen:
-            problems.append(_at(label, key, f"{path}.{name}" if path != "(root)" else name,
-                                f"duplicate key (first on line {seen[name]})"))
+            problems.append(
+                _at(
+                    label,
+                    key,
+                    f"{path}.{name}" if path != "(root)" else name,
+                    f"duplicate key (first on line {seen[name]})",
+                )
+            )
         seen[name] = key.start_mark.line + 1
         pairs.append((name, value))
     return pairs
@@ -102,8 +117,7 @@ def _read_root(label: str, node: Any, problems: list[Problem]) -> Answers:
             for step_id, item in _pairs(label, value, "steps", problems):
                 steps[step_id] = _read_step(label, item, f"steps.{step_id}", problems)
         else:
-            problems.append(_at(label, value, name,
-                                "unknown key; expected `owner` or `steps`"))
+            problems.append(_at(label, value, name, "unknown key; expected `owner` or `steps`"))
     return Answers(source=label, owner=owner, steps=steps)
 
 
@@ -111,12 +125,24 @@ def _read_step(label: str, node: Any, path: str, problems: list[Problem]) -> Ste
     values: dict[str, str | None] = {}
     for name, value in _pairs(label, node, path, problems):
         if name not in _STEP_KEYS:
-            problems.append(_at(label, value, f"{path}.{name}",
-                                f"unknown key; expected one of {', '.join(_STEP_KEYS)}"))
+            problems.append(
+                _at(
+                    label,
+                    value,
+                    f"{path}.{name}",
+                    f"unknown key; expected one of {', '.join(_STEP_KEYS)}",
+                )
+            )
             continue
         values[name] = _scalar(label, value, f"{path}.{name}", problems)
     answer = values.get("answer")
     if answer is not None and answer not in ANSWER_CHOICES:
-        problems.append(_at(label, node, f"{path}.answer",
-                            f"expected one of {', '.join(ANSWER_CHOICES)}, got {answer!r}"))
+        problems.append(
+            _at(
+                label,
+                node,
+                f"{path}.answer",
+                f"expected one of {', '.join(ANSWER_CHOICES)}, got {answer!r}",
+            )
+        )
     return StepAnswer(**values)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from relcheck import __version__
-from relcheck.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, RelcheckError
+from relcheck.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, RelcheckError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,8 +21,17 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(str(exc), err=True)
+            count = exc.error_count
+            click.echo(
+                f"relcheck: {count} problem{'s' if count != 1 else ''} found; fix "
+                "them and run the command again",
+                err=True,
+            )
+            raise click.exceptions.Exit(exc.exit_code) from None
         except RelcheckError as exc:
-            click.echo(f"relcheck: {exc}", err=True)
+            click.echo(f"relcheck: {_masked(str(exc))}", err=True)
             raise click.exceptions.Exit(exc.exit_code) from None
         except (KeyboardInterrupt, click.exceptions.Abort):
             click.echo("relcheck: interrupted", err=True)
@@ -31,16 +40,28 @@ class _Group(click.Group):
             raise
         except Exception:
             where = _save_crash()
-            click.echo(f"relcheck: internal error: {sys.exc_info()[1]!r}; the full traceback "
-                       f"is in {where}. Please report it.", err=True)
+            click.echo(
+                f"relcheck: internal error: {sys.exc_info()[1]!r}; the full traceback "
+                f"is in {where}. Please report it.",
+                err=True,
+            )
             raise click.exceptions.Exit(EXIT_INTERNAL) from None
+
+
+def _masked(text: str) -> str:
+    """Error text with the values of secret-looking environment variables hidden."""
+    import os
+
+    from relcheck.secrets import Masker
+
+    return Masker.from_env(os.environ, ()).mask(text)
 
 
 def _save_crash() -> str:
     import traceback
     from datetime import datetime, timezone
 
-    text = traceback.format_exc()
+    text = _masked(traceback.format_exc())
     try:
         from relcheck.journal import state_dir
 
@@ -67,10 +88,17 @@ def _exit(code: int) -> None:
 
 
 def _interaction_options(func: F) -> F:
-    func = click.option("--non-interactive", is_flag=True,
-                        help="Never prompt (also when CI=true or stdin is not a terminal).")(func)
-    func = click.option("--answers", "answers_file", type=click.Path(path_type=Path),
-                        help="YAML answers for owners, rollbacks and manual steps.")(func)
+    func = click.option(
+        "--non-interactive",
+        is_flag=True,
+        help="Never prompt (also when CI=true or stdin is not a terminal).",
+    )(func)
+    func = click.option(
+        "--answers",
+        "answers_file",
+        type=click.Path(path_type=Path),
+        help="YAML answers for owners, rollbacks and manual steps.",
+    )(func)
     return func
 
 
@@ -93,8 +121,13 @@ def checklists() -> None:
 
 
 @cli.command()
-@click.option("--from", "name", default="python-service", show_default=True,
-              help="Built-in checklist to start from.")
+@click.option(
+    "--from",
+    "name",
+    default="python-service",
+    show_default=True,
+    help="Built-in checklist to start from.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing relcheck.yaml.")
 def init(name: str, force: bool) -> None:
     """Write relcheck.yaml from a built-in checklist."""
@@ -141,16 +174,25 @@ def runbook(path: str | None, version: str | None, output: Path | None) -> None:
 @click.option("--only", multiple=True, help="Run only these step ids (comma-separated).")
 @click.option("--skip", multiple=True, help="Leave out these step ids (comma-separated).")
 @click.option("--dry-run", is_flag=True, help="Show what would run; execute and record nothing.")
-def run(path: str | None, version: str | None, answers_file: Path | None,
-        non_interactive: bool, only: tuple[str, ...], skip: tuple[str, ...],
-        dry_run: bool) -> None:
+def run(
+    path: str | None,
+    version: str | None,
+    answers_file: Path | None,
+    non_interactive: bool,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    dry_run: bool,
+) -> None:
     """Walk a checklist and record every step (PATH defaults to relcheck.yaml)."""
     from relcheck.commands.run import InteractionOptions, RunRequest, start_run
 
     request = RunRequest(
-        checklist=path, release=version,
+        checklist=path,
+        release=version,
         interaction=InteractionOptions(answers_file, non_interactive),
-        only=_ids(only), skip=_ids(skip), dry_run=dry_run,
+        only=_ids(only),
+        skip=_ids(skip),
+        dry_run=dry_run,
     )
     _exit(start_run(request, cwd=Path.cwd(), ui=_ui()))
 
@@ -159,8 +201,9 @@ def run(path: str | None, version: str | None, answers_file: Path | None,
 @click.argument("run_id", required=False)
 @_interaction_options
 @click.option("--force", is_flag=True, help="Resume even though the checklist changed.")
-def resume(run_id: str | None, answers_file: Path | None, non_interactive: bool,
-           force: bool) -> None:
+def resume(
+    run_id: str | None, answers_file: Path | None, non_interactive: bool, force: bool
+) -> None:
     """Continue a run: passed and skipped steps are not run again."""
     from relcheck.commands.run import InteractionOptions, resume_run
 
@@ -197,8 +240,17 @@ def rollback(run_id: str | None, execute: bool, yes: bool, force: bool) -> None:
     from relcheck.commands.record import rollback as run_rollback
     from relcheck.commands.run import is_interactive
 
-    _exit(run_rollback(run_id, execute=execute, yes=yes, force=force,
-                       interactive=is_interactive(False), cwd=Path.cwd(), ui=_ui()))
+    _exit(
+        run_rollback(
+            run_id,
+            execute=execute,
+            yes=yes,
+            force=force,
+            interactive=is_interactive(False),
+            cwd=Path.cwd(),
+            ui=_ui(),
+        )
+    )
 
 
 def main() -> None:

@@ -65,8 +65,14 @@ class Engine:
     """Runs resolved steps in order and records every change in the journal."""
 
     def __init__(
-        self, *, steps: Sequence[ResolvedStep], journal: Journal, record: RunRecord, ui: UI,
-        interaction: Interaction, masker: Masker,
+        self,
+        *,
+        steps: Sequence[ResolvedStep],
+        journal: Journal,
+        record: RunRecord,
+        ui: UI,
+        interaction: Interaction,
+        masker: Masker,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.steps = steps
@@ -91,8 +97,16 @@ class Engine:
                 self._skip(step, "left out by --skip")
 
     def _skip(self, step: ResolvedStep, reason: str) -> None:
-        self.emit({"event": "step_finished", "step": step.id, "status": SKIPPED,
-                   "actual": "not run", "reason": reason, "duration_s": 0.0})
+        self.emit(
+            {
+                "event": "step_finished",
+                "step": step.id,
+                "status": SKIPPED,
+                "actual": "not run",
+                "reason": reason,
+                "duration_s": 0.0,
+            }
+        )
         self.ui.step_end(step.id, SKIPPED, reason)
 
     def walk(self) -> str:
@@ -103,8 +117,10 @@ class Engine:
                     continue
                 status = self._run_one(step)
                 if status == FAILED and step.step.required:
-                    self.ui.info("A required step failed; the remaining steps stay pending. "
-                                 "Fix it and run `relcheck resume`.")
+                    self.ui.info(
+                        "A required step failed; the remaining steps stay pending. "
+                        "Fix it and run `relcheck resume`."
+                    )
                     break
         except KeyboardInterrupt:
             self._interrupted()
@@ -119,9 +135,15 @@ class Engine:
         if self._current is not None:
             record = self.record.steps[self._current]
             if record.status == "running":
-                self.emit({"event": "step_finished", "step": self._current,
-                           "status": INTERRUPTED, "actual": "interrupted",
-                           "reason": "interrupted by Ctrl-C"})
+                self.emit(
+                    {
+                        "event": "step_finished",
+                        "step": self._current,
+                        "status": INTERRUPTED,
+                        "actual": "interrupted",
+                        "reason": "interrupted by Ctrl-C",
+                    }
+                )
         self.emit({"event": "run_interrupted"})
 
     def _run_one(self, step: ResolvedStep) -> str:
@@ -135,19 +157,37 @@ class Engine:
         resolved = _with(step, owner=owner, rollback=rollback)
         attempt = record.attempts + 1
         log_name = f"logs/{step.id}.log"
-        self.emit({"event": "step_started", "step": step.id, "attempt": attempt,
-                   "owner": owner, "rollback": rollback, "expected": step.expected,
-                   "command": step.shown, "log": log_name})
+        self.emit(
+            {
+                "event": "step_started",
+                "step": step.id,
+                "attempt": attempt,
+                "owner": owner,
+                "rollback": rollback,
+                "expected": step.expected,
+                "command": step.shown,
+                "log": log_name,
+            }
+        )
         self.ui.step_start(resolved, attempt)
         started = self.clock()
         with open(self.journal.folder / log_name, "ab") as log:
             log.write(f"--- attempt {attempt} at {now_iso()}\n".encode())
             outcome = self._execute(resolved, log)
         duration = round(self.clock() - started, 3)
-        self.emit({"event": "step_finished", "step": step.id, "status": outcome.status,
-                   "actual": outcome.actual, "reason": outcome.reason, "note": outcome.note,
-                   "confirmed_by": outcome.confirmed_by, "duration_s": duration,
-                   "metrics": dict(outcome.metrics)})
+        self.emit(
+            {
+                "event": "step_finished",
+                "step": step.id,
+                "status": outcome.status,
+                "actual": outcome.actual,
+                "reason": outcome.reason,
+                "note": outcome.note,
+                "confirmed_by": outcome.confirmed_by,
+                "duration_s": duration,
+                "metrics": dict(outcome.metrics),
+            }
+        )
         self.ui.step_end(step.id, outcome.status, outcome.reason or outcome.actual)
         self._current = None
         if outcome.status == INTERRUPTED:

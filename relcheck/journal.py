@@ -15,11 +15,9 @@ from typing import IO, Any
 
 from relcheck.errors import RecordError, RunLockedError
 from relcheck.gitrepo import find_root
-from relcheck.secrets import Masker
 from relcheck.model import (
     FAILED,
     INTERRUPTED,
-    PASSED,
     PENDING,
     RUN_FAILED,
     RUN_INTERRUPTED,
@@ -29,6 +27,7 @@ from relcheck.model import (
     RUNNING,
     SKIPPED,
 )
+from relcheck.secrets import Masker
 
 STATE_DIR = ".relcheck"
 JOURNAL = "journal.jsonl"
@@ -290,8 +289,12 @@ def apply_event(run: RunRecord, event: Mapping[str, Any]) -> None:
         run.state, run.finished_at = RUN_INTERRUPTED, str(event["at"])
     elif kind == "rollback_step":
         run.rollbacks.append(
-            RollbackRecord(str(event.get("step")), str(event.get("status")), event.get("actual"),
-                           str(event["at"]))
+            RollbackRecord(
+                str(event.get("step")),
+                str(event.get("status")),
+                event.get("actual"),
+                str(event["at"]),
+            )
         )
     elif step is not None:
         _apply_step(step, kind, event)
@@ -329,8 +332,9 @@ def final_state(run: RunRecord) -> str:
         return RUN_FAILED
     # Skipped by `when` is part of the plan; skipped any other way (left out with
     # --only/--skip, or by a person) leaves the release unchecked there.
-    if any(step.status == SKIPPED and not (step.reason or "").startswith("when:")
-           for step in required):
+    if any(
+        step.status == SKIPPED and not (step.reason or "").startswith("when:") for step in required
+    ):
         return RUN_PARTIAL
     return RUN_PASSED
 
@@ -353,12 +357,12 @@ def list_runs(cwd: Path) -> list[Path]:
 def find_run(cwd: Path, run_id: str | None) -> Path:
     runs = list_runs(cwd)
     if not runs:
-        raise RecordError(
-            f"no run record in {runs_dir(cwd)}; start one with `relcheck run`"
-        )
+        raise RecordError(f"no run record in {runs_dir(cwd)}; start one with `relcheck run`")
     if run_id is None:
         return runs[-1]
-    matches = [p for p in runs if p.name == run_id] or [p for p in runs if p.name.startswith(run_id)]
+    matches = [p for p in runs if p.name == run_id] or [
+        p for p in runs if p.name.startswith(run_id)
+    ]
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -394,8 +398,12 @@ class RunLock:
         except BlockingIOError:
             os.close(fd)
             raise RunLockedError(self._held_message(), retry_safe=True) from None
-        holder = {"pid": os.getpid(), "started_at": now_iso(), "run_id": run_id,
-                  "host": socket.gethostname()}
+        holder = {
+            "pid": os.getpid(),
+            "started_at": now_iso(),
+            "run_id": run_id,
+            "host": socket.gethostname(),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode(), 0)
         os.fsync(fd)
@@ -404,8 +412,12 @@ class RunLock:
     def set_run(self, run_id: str) -> None:
         if self._fd is None:
             return
-        holder = {"pid": os.getpid(), "started_at": now_iso(), "run_id": run_id,
-                  "host": socket.gethostname()}
+        holder = {
+            "pid": os.getpid(),
+            "started_at": now_iso(),
+            "run_id": run_id,
+            "host": socket.gethostname(),
+        }
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, json.dumps(holder).encode(), 0)
 
@@ -422,8 +434,12 @@ class RunLock:
     def holder(self) -> LockHolder | None:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            return LockHolder(int(data["pid"]), str(data["started_at"]), data.get("run_id"),
-                              str(data.get("host", "")))
+            return LockHolder(
+                int(data["pid"]),
+                str(data["started_at"]),
+                data.get("run_id"),
+                str(data.get("host", "")),
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

@@ -37,8 +37,13 @@ def check_version(version: str) -> str:
 
 
 def template_context(
-    checklist: Checklist, *, version: str, tag: str | None, environ: Mapping[str, str],
-    branch: str | None, commit: str | None,
+    checklist: Checklist,
+    *,
+    version: str,
+    tag: str | None,
+    environ: Mapping[str, str],
+    branch: str | None,
+    commit: str | None,
 ) -> dict[str, Any]:
     return {
         "version": version,
@@ -52,17 +57,27 @@ def template_context(
 def _problem(checklist: Checklist, step: Step | None, path: str, exc: TemplateProblem) -> Problem:
     mark = step.mark if step is not None else None
     line, col = (mark.line, mark.col) if mark else (1, 1)
-    return Problem(str(checklist.path), line, col, path,
-                   f"template error: {exc.message}; every name must be defined "
-                   "(use env.get('NAME', '') for optional variables)")
+    return Problem(
+        str(checklist.path),
+        line,
+        col,
+        path,
+        f"template error: {exc.message}; every name must be defined "
+        "(use env.get('NAME', '') for optional variables)",
+    )
 
 
 def make_release(
-    checklist: Checklist, *, version: str, environ: Mapping[str, str],
-    branch: str | None, commit: str | None,
+    checklist: Checklist,
+    *,
+    version: str,
+    environ: Mapping[str, str],
+    branch: str | None,
+    commit: str | None,
 ) -> Release:
-    context = template_context(checklist, version=version, tag=None, environ=environ,
-                               branch=branch, commit=commit)
+    context = template_context(
+        checklist, version=version, tag=None, environ=environ, branch=branch, commit=commit
+    )
     try:
         tag = render_string(checklist.tag, context).strip()
     except TemplateProblem as exc:
@@ -71,11 +86,21 @@ def make_release(
 
 
 def build_plan(
-    checklist: Checklist, *, release: Release, environ: Mapping[str, str], masker: Masker,
+    checklist: Checklist,
+    *,
+    release: Release,
+    environ: Mapping[str, str],
+    masker: Masker,
 ) -> list[ResolvedStep]:
     """Render every step; all template errors are reported together."""
-    context = template_context(checklist, version=release.version, tag=release.tag,
-                               environ=environ, branch=release.branch, commit=release.commit)
+    context = template_context(
+        checklist,
+        version=release.version,
+        tag=release.tag,
+        environ=environ,
+        branch=release.branch,
+        commit=release.commit,
+    )
     problems: list[Problem] = []
     steps: list[ResolvedStep] = []
     for index, step in enumerate(checklist.steps):
@@ -98,13 +123,20 @@ def _render(value: Any, context: Mapping[str, Any]) -> Any:
 
 
 def _resolve(
-    checklist: Checklist, step: Step, index: int, context: Mapping[str, Any],
-    environ: Mapping[str, str], masker: Masker, problems: list[Problem],
+    checklist: Checklist,
+    step: Step,
+    index: int,
+    context: Mapping[str, Any],
+    environ: Mapping[str, str],
+    masker: Masker,
+    problems: list[Problem],
 ) -> ResolvedStep | None:
     fields: dict[str, Any] = {}
     before = len(problems)
     for name, value in (
-        (step.kind, step.spec), ("expected", step.expected), ("rollback", step.rollback),
+        (step.kind, step.spec),
+        ("expected", step.expected),
+        ("rollback", step.rollback),
         ("env", dict(step.env)),
     ):
         try:
@@ -144,7 +176,10 @@ def _cwd(base: Path, relative: str | None) -> Path:
 
 
 def _skip_reason(
-    checklist: Checklist, step: Step, index: int, context: Mapping[str, Any],
+    checklist: Checklist,
+    step: Step,
+    index: int,
+    context: Mapping[str, Any],
     problems: list[Problem],
 ) -> str | None:
     when = step.when

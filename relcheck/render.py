@@ -101,7 +101,8 @@ def render_template(name: str, context: Mapping[str, Any]) -> str:
     try:
         return env.get_template(name).render(context)
     except TemplateSyntaxError as exc:
-        raise TemplateProblem(f"{exc.filename or name}:{exc.lineno}: {exc.message}",
-                              exc.lineno) from None
+        raise TemplateProblem(
+            f"{exc.filename or name}:{exc.lineno}: {exc.message}", exc.lineno
+        ) from None
     except TemplateError as exc:
         raise TemplateProblem(f"{name}: {exc.message or exc}") from None

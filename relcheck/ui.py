@@ -62,7 +62,9 @@ class UI:
     def step_start(self, step: ResolvedStep, attempt: int) -> None:
         again = f" (attempt {attempt})" if attempt > 1 else ""
         owner = f"  [owner: {step.owner}]" if step.owner else ""
-        self.line(self._style(f"▶ {step.id}", "cyan", bold=True) + f": {step.step.title}{again}{owner}")
+        self.line(
+            self._style(f"▶ {step.id}", "cyan", bold=True) + f": {step.step.title}{again}{owner}"
+        )
         if step.kind == "run":
             self.line(f"  $ {step.shown}")
 
@@ -83,8 +85,10 @@ class UI:
 
     def summary(self, run: RunRecord) -> None:
         self.print()
-        self.print(f"Run {run.run_id}: {self._run_state(run.state)}  "
-                   f"(release {run.version}, tag {run.tag})")
+        self.print(
+            f"Run {run.run_id}: {self._run_state(run.state)}  "
+            f"(release {run.version}, tag {run.tag})"
+        )
         for step in run.ordered_steps():
             self.print("  " + _summary_row(step))
 
@@ -108,15 +112,32 @@ def _isatty(stream: IO[str]) -> bool:
         return False
 
 
+# The usual ways people say yes and no at a prompt.
+_ALIASES = {
+    "y": "done",
+    "yes": "done",
+    "ok": "done",
+    "n": "failed",
+    "no": "failed",
+    "fail": "failed",
+}
+
+
 class TerminalPrompter:
     """Asks a person at the terminal (click prompts)."""
 
     def choice(self, question: str, choices: tuple[str, ...], default: str) -> str:
         import click
 
-        value = click.prompt(question, type=click.Choice(choices, case_sensitive=False),
-                             default=default, show_choices=True)
-        return str(value).lower()
+        def pick(value: str) -> str:
+            answer = _ALIASES.get(value.strip().lower(), value.strip().lower())
+            matches = [c for c in choices if c == answer or c.startswith(answer)] if answer else []
+            if len(matches) != 1:
+                raise click.UsageError(f"please answer one of: {', '.join(choices)}")
+            return matches[0]
+
+        shown = f"{question} [{'/'.join(choices)}]"
+        return str(click.prompt(shown, default=default, value_proc=pick))
 
     def text(self, question: str, default: str = "") -> str:
         import click

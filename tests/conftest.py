@@ -27,8 +27,15 @@ GIT_ENV = {
 
 
 def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          timeout=30, env={**os.environ, **GIT_ENV})
+    done = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **GIT_ENV},
+    )
     return done.stdout.strip()
 
 
@@ -97,8 +104,9 @@ def relcheck() -> Iterator[Invoke]:
     """Run the CLI in-process; assert the exit code and show the output when it differs."""
     runner = CliRunner()
 
-    def invoke(*args: str, code: int = 0, input: str | None = None,
-               env: dict[str, str] | None = None) -> Result:
+    def invoke(
+        *args: str, code: int = 0, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Result:
         result = runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
         assert result.exit_code == code, (
             f"relcheck {' '.join(args)} exited {result.exit_code}, expected {code}\n"
@@ -109,11 +117,17 @@ def relcheck() -> Iterator[Invoke]:
     yield invoke
 
 
-def relcheck_process(cwd: Path, *args: str, env: dict[str, str] | None = None,
-                     **kwargs: Any) -> subprocess.Popen[str]:
+def relcheck_process(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.Popen[str]:
     """Start relcheck as a real process (as a user's shell would)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "relcheck", *args], cwd=cwd, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})}, **kwargs,
+        [sys.executable, "-m", "relcheck", *args],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        **kwargs,
     )

@@ -157,8 +157,9 @@ def test_a_stale_lock_from_a_dead_process_is_taken_over(repo: Repo, relcheck: In
     assert len(repo.runs()) == 2
 
 
-def test_secrets_never_reach_the_record_or_the_output(repo: Repo, relcheck: Invoke,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_never_reach_the_record_or_the_output(
+    repo: Repo, relcheck: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STAGING_TOKEN", "tok-4f9a1c77")
     monkeypatch.setenv("DB_DSN", "postgres://app:hunter2-xyz@db/app")
     repo.checklist("""\
@@ -181,8 +182,9 @@ steps:
     assert step["rollback"] == "echo ***"
 
 
-def test_torn_last_journal_line_is_ignored_and_resume_finishes(repo: Repo,
-                                                               relcheck: Invoke) -> None:
+def test_torn_last_journal_line_is_ignored_and_resume_finishes(
+    repo: Repo, relcheck: Invoke
+) -> None:
     repo.checklist(SLOW)
     (repo.path / "go").write_text("")
     relcheck("run", "--release", "1.0.0", "--only", "first")

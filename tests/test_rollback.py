@@ -38,8 +38,7 @@ def test_rollback_prints_the_plan_newest_first(repo: Repo, relcheck: Invoke) -> 
     assert "owner: Grace" in lines[4]
 
 
-def test_execute_runs_until_the_first_failure_and_records_it(repo: Repo,
-                                                             relcheck: Invoke) -> None:
+def test_execute_runs_until_the_first_failure_and_records_it(repo: Repo, relcheck: Invoke) -> None:
     repo.checklist(CHECKLIST)
     relcheck("run", "--release", "3.1.0")
     assert git(repo.path, "tag", "--list") == "v3.1.0"
@@ -49,7 +48,9 @@ def test_execute_runs_until_the_first_failure_and_records_it(repo: Repo,
     assert (repo.path / "undo.txt").read_text() == "undo-broken\n"
     data = json.loads(relcheck("status", "--json").output)
     assert [(r["step"], r["status"]) for r in data["rollbacks"]] == [
-        ("tag", "passed"), ("broken-undo", "failed")]
+        ("tag", "passed"),
+        ("broken-undo", "failed"),
+    ]
 
 
 def test_execute_without_terminal_needs_yes(repo: Repo, relcheck: Invoke) -> None:
@@ -63,7 +64,8 @@ def test_execute_refuses_a_changed_checklist(repo: Repo, relcheck: Invoke) -> No
     repo.checklist(CHECKLIST)
     relcheck("run", "--release", "3.1.0")
     repo.checklist(CHECKLIST.replace("exit 4", "exit 0"))
-    assert "changed since this run began" in relcheck(
-        "rollback", "--execute", "--yes", code=2).output
+    assert (
+        "changed since this run began" in relcheck("rollback", "--execute", "--yes", code=2).output
+    )
     relcheck("rollback", "--execute", "--yes", "--force")
     assert (repo.path / "undo.txt").read_text() == "undo-broken\nundo-migrate\n"

@@ -87,7 +87,11 @@ def test_failed_run_resumes_without_rerunning_what_passed(repo: Repo, relcheck: 
     assert first["state"] == "failed"
     steps = steps_by_id(first)
     assert [steps[i]["status"] for i in ("lint", "tests", "staging", "tag")] == [
-        "passed", "failed", "pending", "pending"]
+        "passed",
+        "failed",
+        "pending",
+        "pending",
+    ]
     assert git(repo.path, "tag", "--list") == ""
 
     repo.write("fixed", "")
@@ -125,8 +129,7 @@ def test_resume_refuses_a_changed_checklist_unless_forced(repo: Repo, relcheck: 
     assert status(relcheck)["state"] == "passed"
 
 
-def test_only_and_skip_leave_steps_out_and_the_run_is_partial(repo: Repo,
-                                                               relcheck: Invoke) -> None:
+def test_only_and_skip_leave_steps_out_and_the_run_is_partial(repo: Repo, relcheck: Invoke) -> None:
     repo.checklist(CHECKLIST)
     relcheck("run", "--release", "1.0.0", "--only", "lint")
     data = status(relcheck)
@@ -220,8 +223,7 @@ def test_history_lists_runs_newest_first(repo: Repo, relcheck: Invoke) -> None:
     repo.write("fixed", "")
     relcheck("run", "--release", "1.0.1", "--only", "lint")
     rows = json.loads(relcheck("history", "--json").output)
-    assert [(r["version"], r["state"]) for r in rows] == [("1.0.1", "partial"),
-                                                         ("1.0.0", "failed")]
+    assert [(r["version"], r["state"]) for r in rows] == [("1.0.1", "partial"), ("1.0.0", "failed")]
     assert set(rows[0]) == {"run_id", "state", "version", "started_at", "finished_at"}
 
 
@@ -244,8 +246,7 @@ def test_plan_json(repo: Repo, relcheck: Invoke) -> None:
     assert data["steps"][2]["kind"] == "manual"
 
 
-def test_undefined_template_name_is_reported_with_location(repo: Repo,
-                                                           relcheck: Invoke) -> None:
+def test_undefined_template_name_is_reported_with_location(repo: Repo, relcheck: Invoke) -> None:
     repo.checklist("""\
 version: 1
 steps:
@@ -267,4 +268,5 @@ def test_answers_file_errors_point_at_the_line(repo: Repo, relcheck: Invoke) -> 
     repo.write("answers.yaml", "steps:\n  staging: {answer: yes please}\n")
     result = relcheck("run", "--release", "1.0.0", "--answers", "answers.yaml", code=2)
     assert "answers.yaml:2:12: steps.staging.answer: expected one of done, failed, skip" in (
-        result.output)
+        result.output
+    )

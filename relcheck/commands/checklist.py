@@ -40,8 +40,10 @@ def init(name: str, *, force: bool, cwd: Path, ui: UI) -> int:
     tmp = target.with_name(f".{DEFAULT_NAME}.tmp")
     shutil.copyfile(builtins[name], tmp)
     os.replace(tmp, target)
-    ui.stream.write(f"Wrote {target} from the built-in {name!r}. Check it with "
-                    "`relcheck validate`, preview it with `relcheck plan`.\n")
+    ui.stream.write(
+        f"Wrote {target} from the built-in {name!r}. Check it with "
+        "`relcheck validate`, preview it with `relcheck plan`.\n"
+    )
     return EXIT_OK
 
 
@@ -51,13 +53,16 @@ def validate(arg: str | None, *, cwd: Path, ui: UI) -> int:
     checklist = load_checklist(arg, cwd=cwd)
     for warning in checklist.warnings:
         ui.stream.write(f"{warning}\n")
-    ui.stream.write(f"{checklist.path}: valid, {len(checklist.steps)} steps"
-                    f"{f', {len(checklist.warnings)} warnings' if checklist.warnings else ''}\n")
+    ui.stream.write(
+        f"{checklist.path}: valid, {len(checklist.steps)} steps"
+        f"{f', {len(checklist.warnings)} warnings' if checklist.warnings else ''}\n"
+    )
     return EXIT_OK
 
 
-def _resolve(arg: str | None, *, version: str | None,
-             cwd: Path) -> tuple[Checklist, Release, list[ResolvedStep]]:
+def _resolve(
+    arg: str | None, *, version: str | None, cwd: Path
+) -> tuple[Checklist, Release, list[ResolvedStep]]:
     from relcheck import gitrepo
     from relcheck.checklist import load_checklist
     from relcheck.plan import PLACEHOLDER_VERSION, build_plan, check_version, make_release
@@ -67,11 +72,19 @@ def _resolve(arg: str | None, *, version: str | None,
     if version is not None:
         check_version(version)
     head = gitrepo.head(gitrepo.find_root(cwd))
-    release = make_release(checklist, version=version or PLACEHOLDER_VERSION,
-                           environ=os.environ, branch=head.branch, commit=head.commit)
+    release = make_release(
+        checklist,
+        version=version or PLACEHOLDER_VERSION,
+        environ=os.environ,
+        branch=head.branch,
+        commit=head.commit,
+    )
     masker = Masker.from_env(os.environ, checklist.secrets)
-    return checklist, release, build_plan(checklist, release=release, environ=os.environ,
-                                          masker=masker)
+    return (
+        checklist,
+        release,
+        build_plan(checklist, release=release, environ=os.environ, masker=masker),
+    )
 
 
 def plan(arg: str | None, *, version: str | None, as_json: bool, cwd: Path, ui: UI) -> int:
@@ -107,20 +120,29 @@ def plan_json(checklist: Checklist, release: Release, steps: list[ResolvedStep])
     }
 
 
-def show_plan(checklist: Checklist, release: Release, steps: list[ResolvedStep], *, ui: UI,
-              only: frozenset[str] | None, skip: frozenset[str]) -> None:
+def show_plan(
+    checklist: Checklist,
+    release: Release,
+    steps: list[ResolvedStep],
+    *,
+    ui: UI,
+    only: frozenset[str] | None,
+    skip: frozenset[str],
+) -> None:
     out = ui.stream
     out.write(f"Checklist {checklist.name or checklist.source} ({checklist.path})\n")
-    out.write(f"Release {release.version}: tag {release.tag} on "
-              f"{release.commit or '(no commit yet)'}\n\n")
+    out.write(
+        f"Release {release.version}: tag {release.tag} on {release.commit or '(no commit yet)'}\n\n"
+    )
     for number, step in enumerate(steps, 1):
         out.write(f"{number:>2}. {step.id} [{step.kind}] {step.step.title}\n")
         for line in _plan_lines(step, only=only, skip=skip):
             out.write(f"      {line}\n")
 
 
-def _plan_lines(step: ResolvedStep, *, only: frozenset[str] | None,
-                skip: frozenset[str]) -> list[str]:
+def _plan_lines(
+    step: ResolvedStep, *, only: frozenset[str] | None, skip: frozenset[str]
+) -> list[str]:
     lines = []
     if only is not None and step.id not in only:
         lines.append("left out by --only")
@@ -143,8 +165,7 @@ def _plan_lines(step: ResolvedStep, *, only: frozenset[str] | None,
     return lines
 
 
-def runbook(arg: str | None, *, version: str | None, output: Path | None, cwd: Path,
-            ui: UI) -> int:
+def runbook(arg: str | None, *, version: str | None, output: Path | None, cwd: Path, ui: UI) -> int:
     """Render the checklist as a Markdown runbook a person can follow without relcheck."""
     from relcheck.errors import RelcheckError
     from relcheck.render import TemplateProblem, render_template
@@ -154,9 +175,12 @@ def runbook(arg: str | None, *, version: str | None, output: Path | None, cwd: P
         "checklist": checklist,
         "release": release,
         "steps": [
-            {**_step_json(step), "description": step.step.description,
-             "automated": KINDS[step.kind].automated,
-             "when": None if step.step.when in (None, True) else step.step.when}
+            {
+                **_step_json(step),
+                "description": step.step.description,
+                "automated": KINDS[step.kind].automated,
+                "when": None if step.step.when in (None, True) else step.step.when,
+            }
             for step in steps
         ],
     }

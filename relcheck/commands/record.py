@@ -29,8 +29,13 @@ def show_status(run_id: str | None, *, as_json: bool, cwd: Path, ui: UI) -> int:
 def show_history(*, as_json: bool, cwd: Path, ui: UI) -> int:
     runs = [replay(folder) for folder in reversed(list_runs(cwd))]
     rows = [
-        {"run_id": r.run_id, "state": r.state, "version": r.version,
-         "started_at": r.started_at, "finished_at": r.finished_at}
+        {
+            "run_id": r.run_id,
+            "state": r.state,
+            "version": r.version,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+        }
         for r in runs
     ]
     if as_json:
@@ -39,8 +44,10 @@ def show_history(*, as_json: bool, cwd: Path, ui: UI) -> int:
     if not rows:
         ui.print("No runs yet; start one with `relcheck run`.")
     for row in rows:
-        ui.print(f"{row['run_id']}  {row['state']:<11} {row['version']:<14} "
-                f"{row['started_at']}  {row['finished_at'] or '-'}")
+        ui.print(
+            f"{row['run_id']}  {row['state']:<11} {row['version']:<14} "
+            f"{row['started_at']}  {row['finished_at'] or '-'}"
+        )
     return EXIT_OK
 
 
@@ -59,8 +66,16 @@ def _describe(rollback: str | None) -> str:
     return rollback
 
 
-def rollback(run_id: str | None, *, execute: bool, yes: bool, force: bool,
-             interactive: bool, cwd: Path, ui: UI) -> int:
+def rollback(
+    run_id: str | None,
+    *,
+    execute: bool,
+    yes: bool,
+    force: bool,
+    interactive: bool,
+    cwd: Path,
+    ui: UI,
+) -> int:
     folder = find_run(cwd, run_id)
     record = replay(folder)
     plan = rollback_plan(record)
@@ -72,8 +87,10 @@ def rollback(run_id: str | None, *, execute: bool, yes: bool, force: bool,
             ui.print("  no step passed, so there is nothing to roll back")
         return EXIT_OK
     if not yes and not interactive:
-        raise UsageError("rollback --execute asks before each command; without a terminal "
-                         "pass --yes to run them all")
+        raise UsageError(
+            "rollback --execute asks before each command; without a terminal "
+            "pass --yes to run them all"
+        )
     lock = RunLock(state_dir(cwd))
     lock.acquire(record.run_id)
     try:
@@ -93,8 +110,9 @@ def _execute(record: RunRecord, *, force: bool, yes: bool, cwd: Path, ui: UI) ->
     check_unchanged(checklist, record.checklist_sha256, force=force)
     masker = Masker.from_env(os.environ, checklist.secrets)
     release = Release(record.version, record.tag, record.commit, record.branch)
-    resolved = {s.id: s for s in build_plan(checklist, release=release, environ=os.environ,
-                                             masker=masker)}
+    resolved = {
+        s.id: s for s in build_plan(checklist, release=release, environ=os.environ, masker=masker)
+    }
     journal = Journal(record.folder, masker)
     prompter = TerminalPrompter()
     try:
@@ -107,14 +125,21 @@ def _execute(record: RunRecord, *, force: bool, yes: bool, cwd: Path, ui: UI) ->
                 continue
             ui.line(f"▶ rollback {step_id} (owner {owner or '-'}): {masker.mask(command)}")
             if not yes and prompter.choice("Run it?", ("yes", "no"), "yes") != "yes":
-                journal.append({"event": "rollback_step", "step": step_id, "status": "skipped",
-                                "actual": "declined at the prompt"})
+                journal.append(
+                    {
+                        "event": "rollback_step",
+                        "step": step_id,
+                        "status": "skipped",
+                        "actual": "declined at the prompt",
+                    }
+                )
                 continue
             log_path = record.folder / "logs" / f"rollback-{step_id}.log"
             with open(log_path, "ab") as log:
                 sink = StepOutput(log, ui, masker)
                 result = run_command(
-                    command, shell=checklist.defaults.shell,
+                    command,
+                    shell=checklist.defaults.shell,
                     cwd=step.cwd if step else checklist.base_dir,
                     env=dict(step.env) if step else dict(os.environ),
                     timeout=step.timeout if step else checklist.defaults.timeout,
@@ -122,14 +147,25 @@ def _execute(record: RunRecord, *, force: bool, yes: bool, cwd: Path, ui: UI) ->
                 )
                 sink.close()
             ok = result.exit_code == 0 and not result.interrupted
-            journal.append({"event": "rollback_step", "step": step_id,
-                            "status": "passed" if ok else "failed", "actual": result.describe()})
+            journal.append(
+                {
+                    "event": "rollback_step",
+                    "step": step_id,
+                    "status": "passed" if ok else "failed",
+                    "actual": result.describe(),
+                }
+            )
             if result.interrupted:
-                raise Interrupted("rollback interrupted; the steps rolled back so far are "
-                                  "recorded (`relcheck status`)")
+                raise Interrupted(
+                    "rollback interrupted; the steps rolled back so far are "
+                    "recorded (`relcheck status`)"
+                )
             if not ok:
-                raise StepFailed(f"rollback of {step_id} failed: {result.describe()}; the "
-                                 "remaining rollbacks were not run", retry_safe=False)
+                raise StepFailed(
+                    f"rollback of {step_id} failed: {result.describe()}; the "
+                    "remaining rollbacks were not run",
+                    retry_safe=False,
+                )
             ui.step_end(step_id, "passed", f"rolled back: {result.describe()}")
     finally:
         journal.close()

@@ -45,8 +45,7 @@ def is_interactive(non_interactive: bool) -> bool:
 def _interaction(options: InteractionOptions, root: Path | None) -> Interaction:
     answers = load_answers(options.answers_file) if options.answers_file else Answers()
     prompter = TerminalPrompter() if is_interactive(options.non_interactive) else None
-    return Interaction(prompter=prompter, answers=answers,
-                       fallback_owner=gitrepo.user_name(root))
+    return Interaction(prompter=prompter, answers=answers, fallback_owner=gitrepo.user_name(root))
 
 
 def _masker(checklist: Checklist, ui: UI) -> Masker:
@@ -56,20 +55,23 @@ def _masker(checklist: Checklist, ui: UI) -> Masker:
     return masker
 
 
-def _release(checklist: Checklist, version: str | None, *, cwd: Path, placeholder: bool,
-             interactive: bool) -> Release:
+def _release(
+    checklist: Checklist, version: str | None, *, cwd: Path, placeholder: bool, interactive: bool
+) -> Release:
     if version is None and placeholder:
         version = PLACEHOLDER_VERSION
     elif version is None and interactive:
         version = TerminalPrompter().text("Release version (e.g. 1.4.0)")
     if version is None:
-        raise UsageError("--release is required when running without a terminal "
-                         "(e.g. --release 1.4.0)")
+        raise UsageError(
+            "--release is required when running without a terminal (e.g. --release 1.4.0)"
+        )
     if version != PLACEHOLDER_VERSION:
         check_version(version)
     head = gitrepo.head(gitrepo.find_root(cwd))
-    return make_release(checklist, version=version, environ=os.environ,
-                        branch=head.branch, commit=head.commit)
+    return make_release(
+        checklist, version=version, environ=os.environ, branch=head.branch, commit=head.commit
+    )
 
 
 def _check_ids(steps: list[ResolvedStep], ids: Iterable[str], flag: str) -> frozenset[str]:
@@ -107,8 +109,9 @@ def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
     checklist = load_checklist(request.checklist, cwd=cwd)
     masker = _masker(checklist, ui)
     interactive = is_interactive(request.interaction.non_interactive) and not request.dry_run
-    release = _release(checklist, request.release, cwd=cwd, placeholder=request.dry_run,
-                       interactive=interactive)
+    release = _release(
+        checklist, request.release, cwd=cwd, placeholder=request.dry_run, interactive=interactive
+    )
     steps = build_plan(checklist, release=release, environ=os.environ, masker=masker)
     only = _check_ids(steps, request.only, "--only") if request.only else None
     skip = _check_ids(steps, request.skip, "--skip")
@@ -129,10 +132,18 @@ def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
         journal = Journal.create(runs_dir(cwd), run_id, masker)
         journal.append(_start_event(run_id, checklist, release, steps, root))
         record = replay(journal.folder, live=True)
-        engine = Engine(steps=steps, journal=journal, record=record, ui=ui,
-                        interaction=interaction, masker=masker)
-        ui.info(f"Run {run_id}: {checklist.name or checklist.source}, release {release.version}"
-                f" (tag {release.tag}), record in {journal.folder}")
+        engine = Engine(
+            steps=steps,
+            journal=journal,
+            record=record,
+            ui=ui,
+            interaction=interaction,
+            masker=masker,
+        )
+        ui.info(
+            f"Run {run_id}: {checklist.name or checklist.source}, release {release.version}"
+            f" (tag {release.tag}), record in {journal.folder}"
+        )
         engine.leave_out(only, skip)
         return _finish(engine, ui)
     finally:
@@ -146,27 +157,41 @@ def _finish(engine: Engine, ui: UI) -> int:
         engine.journal.close()
     ui.summary(engine.record)
     if final == RUN_PARTIAL:
-        ui.warn("some required steps were left out or skipped: this run is partial and "
-                "will not count as release-ready")
+        ui.warn(
+            "some required steps were left out or skipped: this run is partial and "
+            "will not count as release-ready"
+        )
     return EXIT_OK if final in (RUN_PASSED, RUN_PARTIAL) else EXIT_FAILED
 
 
-def _start_event(run_id: str, checklist: Checklist, release: Release,
-                 steps: list[ResolvedStep], root: Path) -> dict[str, object]:
+def _start_event(
+    run_id: str, checklist: Checklist, release: Release, steps: list[ResolvedStep], root: Path
+) -> dict[str, object]:
     return {
         "event": "run_started",
         "run_id": run_id,
         "checklist": checklist.source,
         "checklist_path": _checklist_label(checklist.source, checklist.path, root),
         "checklist_sha256": checklist.sha256,
-        "release": {"version": release.version, "tag": release.tag,
-                    "commit": release.commit, "branch": release.branch},
+        "release": {
+            "version": release.version,
+            "tag": release.tag,
+            "commit": release.commit,
+            "branch": release.branch,
+        },
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "steps": [
-            {"id": s.id, "title": s.step.title, "kind": s.kind, "required": s.step.required,
-             "owner": s.owner, "expected": s.expected, "rollback": s.rollback,
-             "command": s.shown}
+            {
+                "id": s.id,
+                "title": s.step.title,
+                "kind": s.kind,
+                "required": s.step.required,
+                "owner": s.owner,
+                "expected": s.expected,
+                "rollback": s.rollback,
+                "command": s.shown,
+            }
             for s in steps
         ],
     }
@@ -181,14 +206,16 @@ def load_run_checklist(label: str, *, cwd: Path) -> Checklist:
     if not path.is_absolute():
         path = root / path
     if not path.is_file():
-        raise RecordError(f"the run's checklist {path} no longer exists; restore it or start "
-                          "a new run")
+        raise RecordError(
+            f"the run's checklist {path} no longer exists; restore it or start a new run"
+        )
     source, _, _ = resolve_checklist_path(str(path), cwd=cwd)
     return load_checklist(source, cwd=cwd)
 
 
-def resume_run(run_id: str | None, *, interaction: InteractionOptions, force: bool,
-               cwd: Path, ui: UI) -> int:
+def resume_run(
+    run_id: str | None, *, interaction: InteractionOptions, force: bool, cwd: Path, ui: UI
+) -> int:
     state = state_dir(cwd)
     lock = RunLock(state)
     lock.acquire(None)
@@ -207,8 +234,14 @@ def resume_run(run_id: str | None, *, interaction: InteractionOptions, force: bo
         steps = build_plan(checklist, release=release, environ=os.environ, masker=masker)
         root = gitrepo.find_root(cwd) or cwd.resolve()
         journal = Journal(folder, masker)
-        engine = Engine(steps=steps, journal=journal, record=record, ui=ui,
-                        interaction=_interaction(interaction, root), masker=masker)
+        engine = Engine(
+            steps=steps,
+            journal=journal,
+            record=record,
+            ui=ui,
+            interaction=_interaction(interaction, root),
+            masker=masker,
+        )
         engine.emit({"event": "run_resumed", "pid": os.getpid(), "host": socket.gethostname()})
         ui.info(f"Resuming run {record.run_id} (release {record.version})")
         return _finish(engine, ui)

@@ -28,8 +28,9 @@ class ManualKind:
             return _from_answer(resolved, ctx)
         prompter = ctx.prompter
         prompter.show(_instructions(resolved))
-        answer = prompter.choice(f"{resolved.step.title}: done, failed or skip?",
-                                 ("done", "failed", "skip"), "done")
+        answer = prompter.choice(
+            f"{resolved.step.title}: done, failed or skip?", ("done", "failed", "skip"), "done"
+        )
         note = prompter.text("What did you observe? (optional)", "") or None
         return _outcome(answer, note, confirmed_by=resolved.owner, how="at the terminal")
 
@@ -48,24 +49,41 @@ def _from_answer(resolved: ResolvedStep, ctx: StepContext) -> Outcome:
     if not choice:
         where = f"in {ctx.answers_file}" if ctx.answers_file else "in a file passed with --answers"
         return Outcome(
-            FAILED, "no answer",
-            reason=(f"manual step '{resolved.id}' needs a person and no answer was given; "
-                    f"add `steps: {{{resolved.id}: {{answer: done}}}}` {where}, "
-                    "or run at a terminal"),
+            FAILED,
+            "no answer",
+            reason=(
+                f"manual step '{resolved.id}' needs a person and no answer was given; "
+                f"add `steps: {{{resolved.id}: {{answer: done}}}}` {where}, "
+                "or run at a terminal"
+            ),
         )
     confirmed = answer.get("owner") or resolved.owner
-    return _outcome(str(choice), answer.get("note"), confirmed_by=confirmed,
-                    how=f"from {ctx.answers_file}" if ctx.answers_file else "from answers")
+    return _outcome(
+        str(choice),
+        answer.get("note"),
+        confirmed_by=confirmed,
+        how=f"from {ctx.answers_file}" if ctx.answers_file else "from answers",
+    )
 
 
 def _outcome(choice: str, note: str | None, *, confirmed_by: str | None, how: str) -> Outcome:
     who = confirmed_by or "unknown"
     if choice == "done":
-        return Outcome(PASSED, f"confirmed done by {who} ({how})", note=note,
-                       confirmed_by=confirmed_by)
+        return Outcome(
+            PASSED, f"confirmed done by {who} ({how})", note=note, confirmed_by=confirmed_by
+        )
     if choice == "skip":
-        return Outcome(SKIPPED, f"skipped by {who} ({how})", reason=f"skipped by {who}",
-                       note=note, confirmed_by=confirmed_by)
-    return Outcome(FAILED, f"reported failed by {who} ({how})",
-                   reason=f"reported failed by {who}" + (f": {note}" if note else ""),
-                   note=note, confirmed_by=confirmed_by)
+        return Outcome(
+            SKIPPED,
+            f"skipped by {who} ({how})",
+            reason=f"skipped by {who}",
+            note=note,
+            confirmed_by=confirmed_by,
+        )
+    return Outcome(
+        FAILED,
+        f"reported failed by {who} ({how})",
+        reason=f"reported failed by {who}" + (f": {note}" if note else ""),
+        note=note,
+        confirmed_by=confirmed_by,
+    )

@@ -48,21 +48,31 @@ class RunKind:
         from relcheck.proc import run_command
 
         if not resolved.cwd.is_dir():
-            return Outcome(FAILED, "not started",
-                           reason=f"working folder {resolved.cwd} does not exist; "
-                           "check the step's `cwd`")
+            return Outcome(
+                FAILED,
+                "not started",
+                reason=f"working folder {resolved.cwd} does not exist; check the step's `cwd`",
+            )
         result = run_command(
-            resolved.spec, shell=resolved.shell, cwd=resolved.cwd, env=resolved.env,
-            timeout=resolved.timeout, on_output=ctx.output,
-            on_start=ctx.on_process_start, cancel=ctx.cancel,
+            resolved.spec,
+            shell=resolved.shell,
+            cwd=resolved.cwd,
+            env=resolved.env,
+            timeout=resolved.timeout,
+            on_output=ctx.output,
+            on_start=ctx.on_process_start,
+            cancel=ctx.cancel,
         )
         actual = result.describe()
         if result.interrupted:
             return Outcome(INTERRUPTED, actual, reason="interrupted by Ctrl-C")
         if result.timed_out:
-            return Outcome(FAILED, actual,
-                           reason=f"timed out after {resolved.timeout:g} s; raise `timeout` "
-                           "if the step needs longer")
+            return Outcome(
+                FAILED,
+                actual,
+                reason=f"timed out after {resolved.timeout:g} s; raise `timeout` "
+                "if the step needs longer",
+            )
         failures = _unmet(resolved.step.expect, result.exit_code, ctx.captured_output())
         if failures:
             return Outcome(FAILED, actual, reason="; ".join(failures))
