@@ -43,6 +43,16 @@ class Mark:
 
 
 @dataclass(frozen=True)
+class Release:
+    """What a run releases: the version, its tag, and the commit the run started on."""
+
+    version: str
+    tag: str
+    commit: str | None
+    branch: str | None
+
+
+@dataclass(frozen=True)
 class Defaults:
     owner: str | None = None
     timeout: float = DEFAULT_TIMEOUT_S

@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from relcheck.errors import ConfigError, Problem, UsageError
 from relcheck.kinds import KINDS
 from relcheck.kinds.base import ResolvedStep
-from relcheck.model import NO_ROLLBACK, Checklist, Step
+from relcheck.model import NO_ROLLBACK, Checklist, Release, Step
 from relcheck.render import TemplateProblem, evaluate_expression, render_string
 from relcheck.secrets import Masker
 
 VERSION_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]*\Z")
 PLACEHOLDER_VERSION = "<release>"
-
-
-@dataclass(frozen=True)
-class Release:
-    version: str
-    tag: str
-    commit: str | None
-    branch: str | None
 
 
 def check_version(version: str) -> str:

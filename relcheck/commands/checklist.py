@@ -11,8 +11,7 @@ from typing import Any
 from relcheck.errors import EXIT_OK, UsageError
 from relcheck.kinds import KINDS
 from relcheck.kinds.base import ResolvedStep
-from relcheck.model import Checklist
-from relcheck.plan import Release
+from relcheck.model import Checklist, Release
 from relcheck.resources import builtin_checklists
 from relcheck.ui import UI
 

@@ -102,7 +102,8 @@ def rollback(
 def _execute(record: RunRecord, *, force: bool, yes: bool, cwd: Path, ui: UI) -> int:
     from relcheck.commands.run import check_unchanged, load_run_checklist
     from relcheck.engine import StepOutput
-    from relcheck.plan import Release, build_plan
+    from relcheck.model import Release
+    from relcheck.plan import build_plan
     from relcheck.proc import run_command
     from relcheck.secrets import Masker
 

@@ -24,8 +24,8 @@ from relcheck.journal import (
     state_dir,
 )
 from relcheck.kinds.base import ResolvedStep
-from relcheck.model import FAILED, INTERRUPTED, RUN_PARTIAL, RUN_PASSED, RUNNING, Checklist
-from relcheck.plan import PLACEHOLDER_VERSION, Release, build_plan, check_version, make_release
+from relcheck.model import FAILED, INTERRUPTED, RUN_PARTIAL, RUN_PASSED, RUNNING, Checklist, Release
+from relcheck.plan import PLACEHOLDER_VERSION, build_plan, check_version, make_release
 from relcheck.secrets import Masker
 from relcheck.ui import UI, TerminalPrompter, stdin_is_terminal
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from relcheck.model import Step
+from relcheck.model import Release, Step
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,13 @@ class Prompter(Protocol):
 
 @dataclass
 class StepContext:
-    """What a kind may use while executing one step."""
+    """What a kind may use while executing one step.
+
+    ``output`` takes raw bytes for the step's log (and the terminal); it is
+    masked on the way. ``say`` writes one line of evidence the same way.
+    ``base_dir`` is the checklist's folder (snapshots live beside it) and
+    ``repo_root`` the git work tree the run is in, if any.
+    """
 
     output: Callable[[bytes], None]
     captured_output: Callable[[], str]
@@ -74,6 +80,13 @@ class StepContext:
     prompter: Prompter | None
     answer: Mapping[str, Any] | None
     answers_file: str | None
+    release: Release | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+    repo_root: Path | None = None
+    update_snapshots: bool = False
+
+    def say(self, text: str) -> None:
+        self.output((text.rstrip("\n") + "\n").encode("utf-8"))
 
 
 class StepKind(Protocol):
@@ -91,6 +104,16 @@ class StepKind(Protocol):
     spec_schema: Mapping[str, Any]
     expect_schema: Mapping[str, Any]
 
-    def default_expected(self, step: Step) -> str: ...
+    def default_expected(self, step: Step) -> str:
+        """The expected result in words, when the step does not say it."""
+        ...
+
+    def describe(self, resolved: ResolvedStep) -> str:
+        """One line saying exactly what will happen (plan, dry-run), secrets masked."""
+        ...
+
+    def default_rollback(self, resolved: ResolvedStep, release: Release) -> str | None:
+        """A rollback derived from the step itself (e.g. deleting a tag), or None."""
+        ...
 
     def execute(self, resolved: ResolvedStep, ctx: StepContext) -> Outcome: ...

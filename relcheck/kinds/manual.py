@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
-from relcheck.model import FAILED, PASSED, SKIPPED, Step
+from relcheck.model import FAILED, PASSED, SKIPPED, Release, Step
 
 
 class ManualKind:
@@ -22,6 +22,12 @@ class ManualKind:
 
     def default_expected(self, step: Step) -> str:
         return "confirmed done by the owner"
+
+    def describe(self, resolved: ResolvedStep) -> str:
+        return resolved.shown.strip().splitlines()[0] if resolved.shown.strip() else ""
+
+    def default_rollback(self, resolved: ResolvedStep, release: Release) -> str | None:
+        return None
 
     def execute(self, resolved: ResolvedStep, ctx: StepContext) -> Outcome:
         if ctx.prompter is None:

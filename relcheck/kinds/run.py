@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
-from relcheck.model import FAILED, INTERRUPTED, PASSED, Step
+from relcheck.model import FAILED, INTERRUPTED, PASSED, Release, Step
 
 
 class RunKind:
@@ -43,6 +43,12 @@ class RunKind:
         if "output_matches" in expect:
             parts.append(f"output matches /{expect['output_matches']}/")
         return ", ".join(parts)
+
+    def describe(self, resolved: ResolvedStep) -> str:
+        return resolved.shown
+
+    def default_rollback(self, resolved: ResolvedStep, release: Release) -> str | None:
+        return None
 
     def execute(self, resolved: ResolvedStep, ctx: StepContext) -> Outcome:
         from relcheck.proc import run_command
