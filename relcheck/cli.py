@@ -10,7 +10,13 @@ from typing import Any, TypeVar
 import click
 
 from relcheck import __version__
-from relcheck.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, RelcheckError
+from relcheck.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    ConfigError,
+    RelcheckError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,7 +28,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            click.echo(str(exc), err=True)
+            click.echo(_masked(str(exc)), err=True)
             count = exc.error_count
             click.echo(
                 f"relcheck: {count} problem{'s' if count != 1 else ''} found; fix "
@@ -38,14 +44,26 @@ class _Group(click.Group):
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except (click.exceptions.Exit, click.ClickException):
             raise
+        except BrokenPipeError:
+            # The reader went away (`relcheck plan | head`): stop quietly, as shells expect.
+            _silence_stdout()
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
         except Exception:
             where = _save_crash()
+            error = _masked(repr(sys.exc_info()[1]))
             click.echo(
-                f"relcheck: internal error: {sys.exc_info()[1]!r}; the full traceback "
-                f"is in {where}. Please report it.",
+                f"relcheck: internal error: {error}; the full traceback is in {where}. "
+                "Please report it.",
                 err=True,
             )
             raise click.exceptions.Exit(EXIT_INTERNAL) from None
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _masked(text: str) -> str:
@@ -58,22 +76,34 @@ def _masked(text: str) -> str:
 
 
 def _save_crash() -> str:
+    import tempfile
     import traceback
     from datetime import datetime, timezone
 
     text = _masked(traceback.format_exc())
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    for folder in _crash_folders():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{stamp}.txt"
+            path.write_text(text, encoding="utf-8")
+            return str(path)
+        except OSError:
+            continue
+    return f"nowhere (neither .relcheck/crashes nor {tempfile.gettempdir()} is writable)"
+
+
+def _crash_folders() -> list[Path]:
+    import tempfile
+
+    folders = [Path(tempfile.gettempdir()) / "relcheck-crashes"]
     try:
         from relcheck.journal import state_dir
 
-        folder = state_dir(Path.cwd()) / "crashes"
-        folder.mkdir(exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        path = folder / f"{stamp}.txt"
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-    except OSError:
-        sys.stderr.write(text)
-        return "the output above"
+        folders.insert(0, state_dir(Path.cwd()) / "crashes")
+    except Exception:  # the state folder itself may be what is broken
+        pass
+    return folders
 
 
 def _ui() -> Any:
@@ -102,8 +132,29 @@ def _interaction_options(func: F) -> F:
     return func
 
 
-def _ids(values: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+def _walk_options(func: F) -> F:
+    func = click.option(
+        "--update-snapshots", is_flag=True, help="Record API response shapes anew."
+    )(func)
+    func = click.option(
+        "--keep-going", is_flag=True, help="Run every step not blocked by a failure."
+    )(func)
+    func = click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(1, 64),
+        default=1,
+        show_default=True,
+        help="Automated steps to run side by side when their needs allow.",
+    )(func)
+    return func
+
+
+def _ids(values: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    ids = tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+    if values and not ids:
+        raise click.BadParameter("expected one or more step ids", param_hint=flag)
+    return ids
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -174,6 +225,7 @@ def runbook(path: str | None, version: str | None, output: Path | None) -> None:
 @click.option("--only", multiple=True, help="Run only these step ids (comma-separated).")
 @click.option("--skip", multiple=True, help="Leave out these step ids (comma-separated).")
 @click.option("--dry-run", is_flag=True, help="Show what would run; execute and record nothing.")
+@_walk_options
 def run(
     path: str | None,
     version: str | None,
@@ -182,17 +234,21 @@ def run(
     only: tuple[str, ...],
     skip: tuple[str, ...],
     dry_run: bool,
+    jobs: int,
+    keep_going: bool,
+    update_snapshots: bool,
 ) -> None:
     """Walk a checklist and record every step (PATH defaults to relcheck.yaml)."""
-    from relcheck.commands.run import InteractionOptions, RunRequest, start_run
+    from relcheck.commands.run import InteractionOptions, RunRequest, WalkOptions, start_run
 
     request = RunRequest(
         checklist=path,
         release=version,
         interaction=InteractionOptions(answers_file, non_interactive),
-        only=_ids(only),
-        skip=_ids(skip),
+        only=_ids(only, "--only"),
+        skip=_ids(skip, "--skip"),
         dry_run=dry_run,
+        walk=WalkOptions(jobs, keep_going, update_snapshots),
     )
     _exit(start_run(request, cwd=Path.cwd(), ui=_ui()))
 
@@ -201,14 +257,22 @@ def run(
 @click.argument("run_id", required=False)
 @_interaction_options
 @click.option("--force", is_flag=True, help="Resume even though the checklist changed.")
+@_walk_options
 def resume(
-    run_id: str | None, answers_file: Path | None, non_interactive: bool, force: bool
+    run_id: str | None,
+    answers_file: Path | None,
+    non_interactive: bool,
+    force: bool,
+    jobs: int,
+    keep_going: bool,
+    update_snapshots: bool,
 ) -> None:
     """Continue a run: passed and skipped steps are not run again."""
-    from relcheck.commands.run import InteractionOptions, resume_run
+    from relcheck.commands.run import InteractionOptions, WalkOptions, resume_run
 
     options = InteractionOptions(answers_file, non_interactive)
-    _exit(resume_run(run_id, interaction=options, force=force, cwd=Path.cwd(), ui=_ui()))
+    walk = WalkOptions(jobs, keep_going, update_snapshots)
+    _exit(resume_run(run_id, interaction=options, force=force, walk=walk, cwd=Path.cwd(), ui=_ui()))
 
 
 @cli.command()

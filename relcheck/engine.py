@@ -1,23 +1,39 @@
-"""Walks the steps of a run, asks what must be asked, and journals every change."""
+"""Walks the steps of a run in order or side by side, asks what must be asked, journals it all."""
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import queue
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import IO, Any
 
 from relcheck.answers import Answers
-from relcheck.errors import Interrupted
-from relcheck.journal import Journal, RunRecord, apply_event, final_state, now_iso
+from relcheck.errors import Interrupted, RelcheckError
+from relcheck.journal import Journal, RunRecord, StepRecord, apply_event, final_state, now_iso
 from relcheck.kinds import KINDS
 from relcheck.kinds.base import Outcome, Prompter, ResolvedStep, StepContext
-from relcheck.model import FAILED, INTERRUPTED, NO_ROLLBACK, PASSED, SKIPPED
+from relcheck.model import (
+    FAILED,
+    INTERRUPTED,
+    NO_ROLLBACK,
+    PASSED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    Release,
+)
+from relcheck.plan import Order, step_order
 from relcheck.secrets import Masker
 from relcheck.ui import UI
 
 _CAPTURE_LIMIT = 16 * 1024 * 1024
+_TICK_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -28,41 +44,106 @@ class Interaction:
     answers: Answers
     fallback_owner: str | None
 
-    @property
-    def interactive(self) -> bool:
-        return self.prompter is not None
+
+@dataclass(frozen=True)
+class Settings:
+    """How to walk: side by side or not, on past failures or not."""
+
+    release: Release
+    base_dir: Path
+    repo_root: Path | None = None
+    jobs: int = 1
+    keep_going: bool = False
+    update_snapshots: bool = False
 
 
 class StepOutput:
-    """Masks a command's output once, then sends it to its log, the terminal and a capture."""
+    """Masks a command's output once, then sends it to its log, the terminal and a capture.
 
-    def __init__(self, log: IO[bytes], ui: UI, masker: Masker) -> None:
+    The capture keeps the first 16 MiB for ``expect`` checks; longer output is
+    read back from the log, which always has all of it.
+    """
+
+    def __init__(self, log: IO[bytes], ui: UI | None, masker: Masker) -> None:
         self._log = log
+        self._start = log.tell()
         self._ui = ui
         self._stream = masker.stream()
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._captured = bytearray()
+        self._size = 0
 
     def feed(self, data: bytes) -> None:
         self._write(self._stream.feed(data))
 
     def close(self) -> None:
-        self._write(self._stream.flush())
+        self._write(self._stream.flush(), final=True)
 
     def text(self) -> str:
-        return self._captured.decode("utf-8", errors="replace")
+        if self._size <= _CAPTURE_LIMIT:
+            return self._captured.decode("utf-8", errors="replace")
+        with open(self._log.name, "rb") as log:
+            log.seek(self._start)
+            return log.read().decode("utf-8", errors="replace")
 
-    def _write(self, masked: bytes) -> None:
-        if not masked:
-            return
+    def _write(self, masked: bytes, *, final: bool = False) -> None:
         self._log.write(masked)
         self._log.flush()
-        self._ui.output(masked)
+        self._size += len(masked)
+        if self._ui is not None:
+            # Decoded incrementally: a character split between two reads stays whole.
+            self._ui.output(self._decoder.decode(masked, final=final))
         if len(self._captured) < _CAPTURE_LIMIT:
             self._captured.extend(masked)
 
 
+@dataclass
+class _Running:
+    step: ResolvedStep
+    cancel: threading.Event
+    started: float
+    thread: threading.Thread | None = None
+
+
+@dataclass
+class _Done:
+    step_id: str
+    outcome: Outcome
+    attempt: int
+    duration_s: float
+    flaky: bool = False
+    error: BaseException | None = None
+
+
+@dataclass
+class _Walk:
+    running: dict[str, _Running] = field(default_factory=dict)
+    done: queue.Queue[_Done] = field(default_factory=queue.Queue)
+    settled: set[str] = field(default_factory=set)
+    stopping: bool = False
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) and SIGHUP (a closed terminal) stop a run as Ctrl-C does,
+    so the running step's process group is stopped and the run saved, not orphaned."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class Engine:
-    """Runs resolved steps in order and records every change in the journal."""
+    """Runs resolved steps when what they wait for has passed, and records every change."""
 
     def __init__(
         self,
@@ -73,20 +154,24 @@ class Engine:
         ui: UI,
         interaction: Interaction,
         masker: Masker,
+        settings: Settings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.steps = steps
+        self.steps = list(steps)
         self.journal = journal
         self.record = record
         self.ui = ui
         self.interaction = interaction
         self.masker = masker
+        self.settings = settings
         self.clock = clock
-        self._current: str | None = None
+        self.order: Order = step_order(self.steps)
+        self._lock = threading.Lock()
+        self._by_id = {step.id: step for step in self.steps}
 
     def emit(self, event: Mapping[str, Any]) -> None:
-        written = self.journal.append(event)
-        apply_event(self.record, written)
+        with self._lock:
+            apply_event(self.record, self.journal.append(event))
 
     def leave_out(self, only: frozenset[str] | None, skip: frozenset[str]) -> None:
         """Record steps the user left out on the command line."""
@@ -96,7 +181,7 @@ class Engine:
             elif step.id in skip:
                 self._skip(step, "left out by --skip")
 
-    def _skip(self, step: ResolvedStep, reason: str) -> None:
+    def _skip(self, step: ResolvedStep, reason: str, *, blocked: bool = False) -> None:
         self.emit(
             {
                 "event": "step_finished",
@@ -104,59 +189,116 @@ class Engine:
                 "status": SKIPPED,
                 "actual": "not run",
                 "reason": reason,
+                "blocked": blocked,
                 "duration_s": 0.0,
             }
         )
         self.ui.step_end(step.id, SKIPPED, reason)
 
+    # ------------------------------------------------------------ the walk
+
     def walk(self) -> str:
         """Run every step not yet passed or skipped; return the run's final state."""
+        walk = _Walk()
         try:
-            for step in self.steps:
-                if self.record.steps[step.id].status in (PASSED, SKIPPED):
-                    continue
-                status = self._run_one(step)
-                if status == FAILED and step.step.required:
-                    self.ui.info(
-                        "A required step failed; the remaining steps stay pending. "
-                        "Fix it and run `relcheck resume`."
-                    )
-                    break
+            with _stop_signals_interrupt():
+                self._loop(walk)
         except KeyboardInterrupt:
-            self._interrupted()
+            self._stop_running(walk)
+            self.emit({"event": "run_interrupted"})
             raise Interrupted(
                 "interrupted: the run is saved; `relcheck resume` carries on from here"
             ) from None
+        except BaseException:
+            self._stop_running(walk)  # no orphan, even on an internal error
+            raise
+        finally:
+            self.ui.live_clear()
         state = final_state(self.record)
         self.emit({"event": "run_finished", "state": state})
         return state
 
-    def _interrupted(self) -> None:
-        if self._current is not None:
-            record = self.record.steps[self._current]
-            if record.status == "running":
-                self.emit(
-                    {
-                        "event": "step_finished",
-                        "step": self._current,
-                        "status": INTERRUPTED,
-                        "actual": "interrupted",
-                        "reason": "interrupted by Ctrl-C",
-                    }
-                )
-        self.emit({"event": "run_interrupted"})
+    def _loop(self, walk: _Walk) -> None:
+        while True:
+            self._collect(walk, block=False)
+            started = False if walk.stopping else self._start_ready(walk)
+            if not walk.running:
+                if started:
+                    continue
+                break
+            self._collect(walk, block=True)
 
-    def _run_one(self, step: ResolvedStep) -> str:
-        if step.skip_reason:
-            self._skip(step, step.skip_reason)
-            return SKIPPED
+    @staticmethod
+    def _todo(record: StepRecord, walk: _Walk) -> bool:
+        """Not yet handled in this walk, and not passed or skipped in an earlier one."""
+        if record.id in walk.settled or record.id in walk.running:
+            return False
+        return record.status not in (PASSED, SKIPPED) or record.blocked
+
+    def _start_ready(self, walk: _Walk) -> bool:
+        """Start what can start now; True when something started or was settled."""
+        progressed = False
+        for step in self.steps:
+            if not self._todo(self.record.steps[step.id], walk):
+                continue
+            verdict = self._readiness(step)
+            if verdict == "wait":
+                continue
+            if verdict == "ready" and len(walk.running) >= max(1, self.settings.jobs):
+                break
+            walk.settled.add(step.id)
+            progressed = True
+            if verdict != "ready":
+                self._skip(step, verdict, blocked=True)
+                continue
+            if step.skip_reason:
+                self._skip(step, step.skip_reason)
+            elif KINDS[step.kind].automated:
+                self._start_automated(step, walk)
+            else:
+                self._run_manual(step, walk)
+            if walk.stopping:
+                break
+        return progressed
+
+    def _readiness(self, step: ResolvedStep) -> str:
+        """'ready', 'wait', or the reason the step is blocked."""
+        gate = step.id in self.order.gates
+        explicit = step.id in self.order.explicit
+        for need in self.order.waits_for[step.id]:
+            other = self.record.steps[need]
+            required = self._by_id[need].step.required
+            if other.status in (RUNNING, PENDING):
+                return "wait"
+            if other.status == PASSED:
+                continue
+            if other.status == SKIPPED and not other.blocked:
+                if not gate or not required or (other.reason or "").startswith("when:"):
+                    continue
+                return (
+                    f"blocked: the tag waits for every required step before it to pass, "
+                    f"and '{need}' was {other.reason or 'skipped'}"
+                )
+            if not required and not explicit:
+                continue  # an optional failure holds back only the steps that name it
+            what = "was blocked" if other.blocked else f"ended {other.status}"
+            return f"blocked: needs '{need}', which {what}"
+        return "ready"
+
+    # ------------------------------------------------------------ one step
+
+    def _begin(self, step: ResolvedStep) -> ResolvedStep:
+        """Settle owner and rollback (may prompt: main thread only) and journal the start."""
         record = self.record.steps[step.id]
-        self._current = step.id
         owner = self._owner(step, record.owner)
         rollback = self._rollback(step, record.rollback)
-        resolved = _with(step, owner=owner, rollback=rollback)
-        attempt = record.attempts + 1
-        log_name = f"logs/{step.id}.log"
+        resolved = replace(step, owner=owner, rollback=rollback)
+        self._started(resolved, record.attempts + 1, owner=owner, rollback=rollback)
+        return resolved
+
+    def _started(
+        self, step: ResolvedStep, attempt: int, *, owner: str | None, rollback: str | None
+    ) -> None:
         self.emit(
             {
                 "event": "step_started",
@@ -166,15 +308,138 @@ class Engine:
                 "rollback": rollback,
                 "expected": step.expected,
                 "command": step.shown,
-                "log": log_name,
+                "log": f"logs/{step.id}.log",
             }
         )
-        self.ui.step_start(resolved, attempt)
-        started = self.clock()
-        with open(self.journal.folder / log_name, "ab") as log:
+        self.ui.step_start(step, attempt, describe=KINDS[step.kind].describe(step))
+
+    def _run_manual(self, step: ResolvedStep, walk: _Walk) -> None:
+        """A person's step: prompts happen here, in the main thread, one at a time."""
+        resolved = self._begin(step)
+        running = _Running(resolved, threading.Event(), self.clock())
+        outcome = self._attempt(resolved, running.cancel, echo=True)
+        attempt = self.record.steps[step.id].attempts
+        self._finish(walk, running, _Done(step.id, outcome, attempt, self._since(running)))
+
+    def _start_automated(self, step: ResolvedStep, walk: _Walk) -> None:
+        resolved = self._begin(step)
+        running = _Running(resolved, threading.Event(), self.clock())
+        echo = self.settings.jobs <= 1
+        running.thread = threading.Thread(
+            target=self._work, args=(running, walk.done, echo), name=f"step-{step.id}", daemon=True
+        )
+        walk.running[step.id] = running
+        running.thread.start()
+
+    def _work(self, running: _Running, done: queue.Queue[_Done], echo: bool) -> None:
+        """A worker thread: every attempt of one automated step."""
+        step = running.step
+        attempt = self.record.steps[step.id].attempts
+        first = attempt
+        try:
+            while True:
+                outcome = self._attempt(step, running.cancel, echo=echo)
+                if outcome.status != FAILED or attempt - first >= step.step.retries:
+                    break
+                self._retry_pause(step, outcome, attempt, first, running.cancel)
+                if running.cancel.is_set():
+                    break
+                attempt += 1
+                self._started(step, attempt, owner=step.owner, rollback=step.rollback)
+            flaky = outcome.status == PASSED and attempt > first
+            done.put(_Done(step.id, outcome, attempt, self._since(running), flaky))
+        except BaseException as exc:  # reported by the main thread, never lost
+            done.put(_Done(step.id, Outcome(FAILED, "crashed"), attempt, 0.0, error=exc))
+
+    def _retry_pause(
+        self,
+        step: ResolvedStep,
+        outcome: Outcome,
+        attempt: int,
+        first: int,
+        cancel: threading.Event,
+    ) -> None:
+        # Every attempt is recorded: close this one before the next starts.
+        self.emit(
+            {
+                "event": "step_finished",
+                "step": step.id,
+                "status": FAILED,
+                "actual": outcome.actual,
+                "reason": outcome.reason,
+                "retrying": True,
+                "metrics": dict(outcome.metrics),
+            }
+        )
+        delay = step.step.retry_delay * (2 ** (attempt - first))
+        self.ui.info(
+            f"  {step.id}: attempt {attempt} failed ({outcome.reason}); retrying in {delay:g} s"
+        )
+        cancel.wait(delay)
+
+    def _attempt(self, step: ResolvedStep, cancel: threading.Event, *, echo: bool) -> Outcome:
+        log_path = self.journal.folder / "logs" / f"{step.id}.log"
+        attempt = self.record.steps[step.id].attempts
+        with open(log_path, "ab") as log:
             log.write(f"--- attempt {attempt} at {now_iso()}\n".encode())
-            outcome = self._execute(resolved, log)
-        duration = round(self.clock() - started, 3)
+            sink = StepOutput(log, self.ui if echo else None, self.masker)
+            try:
+                return KINDS[step.kind].execute(step, self._context(step, sink, cancel))
+            except RelcheckError as exc:  # e.g. the shell or folder cannot be used
+                return Outcome(FAILED, "not started", reason=self.masker.mask(exc.message))
+            finally:
+                sink.close()
+
+    def _context(
+        self, step: ResolvedStep, sink: StepOutput, cancel: threading.Event
+    ) -> StepContext:
+        def on_start(pgid: int) -> None:
+            self.emit({"event": "step_process", "step": step.id, "pgid": pgid})
+
+        answer = self.interaction.answers.for_step(step.id)
+        return StepContext(
+            output=sink.feed,
+            captured_output=sink.text,
+            on_process_start=on_start,
+            cancel=cancel,
+            prompter=self.interaction.prompter,
+            answer=vars(answer) if answer else None,
+            answers_file=self.interaction.answers.source,
+            release=self.settings.release,
+            base_dir=self.settings.base_dir,
+            repo_root=self.settings.repo_root,
+            update_snapshots=self.settings.update_snapshots,
+        )
+
+    # ------------------------------------------------------------ results
+
+    def _collect(self, walk: _Walk, *, block: bool) -> None:
+        """Record finished steps; while waiting, keep the live view fresh."""
+        while walk.running:
+            try:
+                done = walk.done.get(timeout=_TICK_S) if block else walk.done.get_nowait()
+            except queue.Empty:
+                if not block:
+                    return
+                self.ui.live(self._live_rows(walk))
+                continue
+            self._finish(walk, walk.running.pop(done.step_id), done)
+            block = False
+
+    def _live_rows(self, walk: _Walk) -> list[tuple[str, str, float]]:
+        now = self.clock()
+        return [(r.step.id, r.step.step.title, now - r.started) for r in walk.running.values()]
+
+    def _since(self, running: _Running) -> float:
+        return round(self.clock() - running.started, 3)
+
+    def _finish(self, walk: _Walk, running: _Running, done: _Done) -> None:
+        step = running.step
+        if running.thread is not None:
+            running.thread.join()
+        if done.error is not None:
+            raise done.error
+        outcome = done.outcome
         self.emit(
             {
                 "event": "step_finished",
@@ -184,36 +449,73 @@ class Engine:
                 "reason": outcome.reason,
                 "note": outcome.note,
                 "confirmed_by": outcome.confirmed_by,
-                "duration_s": duration,
+                "duration_s": done.duration_s,
+                "flaky": done.flaky,
                 "metrics": dict(outcome.metrics),
             }
         )
-        self.ui.step_end(step.id, outcome.status, outcome.reason or outcome.actual)
-        self._current = None
+        self.ui.step_end(step.id, outcome.status, self._summary(outcome, done))
+        if outcome.status == FAILED and running.thread is not None and self.settings.jobs > 1:
+            self.ui.log_tail(self.journal.folder / "logs" / f"{step.id}.log")
         if outcome.status == INTERRUPTED:
             raise KeyboardInterrupt
-        return outcome.status
+        if outcome.status == FAILED and step.step.required and not self.settings.keep_going:
+            if not walk.stopping:
+                self.ui.info(
+                    "A required step failed: nothing new starts; the remaining steps stay "
+                    "pending. Fix it and run `relcheck resume`."
+                )
+            walk.stopping = True
 
-    def _execute(self, step: ResolvedStep, log: IO[bytes]) -> Outcome:
-        sink = StepOutput(log, self.ui, self.masker)
+    @staticmethod
+    def _summary(outcome: Outcome, done: _Done) -> str:
+        text = outcome.reason or outcome.actual
+        return f"{text} (flaky: passed on attempt {done.attempt})" if done.flaky else text
 
-        def on_start(pgid: int) -> None:
-            self.emit({"event": "step_process", "step": step.id, "pgid": pgid})
+    def _stop_running(self, walk: _Walk) -> None:
+        """Ctrl-C: stop every running step (a second Ctrl-C kills at once) and record it."""
+        for running in walk.running.values():
+            running.cancel.set()
+        while walk.running:
+            try:
+                done = walk.done.get(timeout=_TICK_S)
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:
+                self._kill_running(walk)
+                continue
+            walk.running.pop(done.step_id, None)
+            self.emit(
+                {
+                    "event": "step_finished",
+                    "step": done.step_id,
+                    "status": INTERRUPTED,
+                    "actual": done.outcome.actual,
+                    "reason": "interrupted by Ctrl-C",
+                    "duration_s": done.duration_s,
+                }
+            )
+        for record in self.record.steps.values():
+            if record.status == RUNNING:  # a manual prompt that Ctrl-C cut short
+                self.emit(
+                    {
+                        "event": "step_finished",
+                        "step": record.id,
+                        "status": INTERRUPTED,
+                        "actual": "interrupted",
+                        "reason": "interrupted by Ctrl-C",
+                    }
+                )
 
-        answer = self.interaction.answers.for_step(step.id)
-        ctx = StepContext(
-            output=sink.feed,
-            captured_output=sink.text,
-            on_process_start=on_start,
-            cancel=threading.Event(),
-            prompter=self.interaction.prompter,
-            answer=vars(answer) if answer else None,
-            answers_file=self.interaction.answers.source,
-        )
-        try:
-            return KINDS[step.kind].execute(step, ctx)
-        finally:
-            sink.close()
+    def _kill_running(self, walk: _Walk) -> None:
+        from relcheck.proc import stop_group
+
+        for running in walk.running.values():
+            pgid = self.record.steps[running.step.id].pgid
+            if pgid:
+                stop_group(pgid, grace_s=0)
+
+    # ------------------------------------------------------------ what the checklist leaves open
 
     def _owner(self, step: ResolvedStep, recorded: str | None) -> str | None:
         if step.owner or recorded:
@@ -230,6 +532,9 @@ class Engine:
     def _rollback(self, step: ResolvedStep, recorded: str | None) -> str | None:
         if step.rollback or recorded:
             return step.rollback or recorded
+        derived = KINDS[step.kind].default_rollback(step, self.settings.release)
+        if derived:
+            return self.masker.mask(derived)
         answer = self.interaction.answers.for_step(step.id)
         if answer and answer.rollback:
             return answer.rollback
@@ -240,9 +545,3 @@ class Engine:
             f"Rollback command for '{step.step.title}' (empty: nothing to undo)", ""
         )
         return text or NO_ROLLBACK
-
-
-def _with(step: ResolvedStep, *, owner: str | None, rollback: str | None) -> ResolvedStep:
-    from dataclasses import replace
-
-    return replace(step, owner=owner, rollback=rollback)

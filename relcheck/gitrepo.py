@@ -60,3 +60,207 @@ def user_name(root: Path | None) -> str | None:
     reader = _repo(root).config_reader()
     value = reader.get_value("user", "name", default="")
     return str(value) or None
+
+
+# -- commands with timeouts --------------------------------------------------
+
+# Local git commands finish in well under a second; this only stops a hung one.
+LOCAL_TIMEOUT_S = 30.0
+# Never let git wait for a password nobody will type.
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}
+_TIMEOUT_MARK = "did not complete in"
+
+
+class GitError(RelcheckError):
+    """A git command failed, or the repository is not in a state relcheck can use."""
+
+
+def short_hash(commit: str) -> str:
+    """The 7-character abbreviation people read in logs."""
+    return commit[:7]
+
+
+def _git(root: Path, *args: str, timeout: float = LOCAL_TIMEOUT_S, network: bool = False) -> str:
+    """Run ``git ARGS`` in ``root`` and return its output; a failure raises GitError."""
+    code, out, err = _git_status(root, *args, timeout=timeout, network=network)
+    if code != 0:
+        raise GitError(_failure_text(args, err))
+    return out
+
+
+def _git_status(
+    root: Path, *args: str, timeout: float = LOCAL_TIMEOUT_S, network: bool = False
+) -> tuple[int, str, str]:
+    """Run ``git ARGS`` in ``root``: exit code, stdout and stderr.
+
+    A non-zero exit is returned; a missing git or a timeout raises GitError.
+    """
+    import git
+
+    command, *rest = args
+    call = getattr(_repo(root).git, command.replace("-", "_"))
+    try:
+        code, out, err = call(
+            *rest,
+            kill_after_timeout=timeout,
+            env=_NO_PROMPT if network else None,
+            with_extended_output=True,
+            with_exceptions=False,
+        )
+    except git.GitCommandNotFound:
+        raise GitError("git failed: is git installed and on PATH?", retry_safe=True) from None
+    if _TIMEOUT_MARK in str(err):
+        raise GitError(
+            f"`git {' '.join(args)}` did not finish within {timeout:g} s and was stopped",
+            retry_safe=True,
+        )
+    return int(code), str(out), str(err)
+
+
+def _failure_text(args: tuple[str, ...], stderr: str) -> str:
+    shown = " ".join(args)
+    message = " ".join(line.strip() for line in stderr.strip().splitlines() if line.strip())
+    return f"`git {shown}` failed: {message or 'no message from git'}"
+
+
+# -- the work tree ------------------------------------------------------------
+
+_STATE_FOLDER = ".relcheck"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Uncommitted changes: tracked files that differ from HEAD, and untracked files."""
+
+    changed: tuple[str, ...]
+    untracked: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.changed and not self.untracked
+
+
+def worktree_changes(root: Path) -> Changes:
+    """What ``git status`` reports, leaving out relcheck's own ``.relcheck/`` folder."""
+    out = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    changed: list[str] = []
+    untracked: list[str] = []
+    entries = iter(out.split("\0"))
+    for entry in entries:
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code[0] in "RC":
+            next(entries, None)  # the path it was renamed or copied from
+        if _is_state_path(path):
+            continue
+        (untracked if code == "??" else changed).append(path)
+    return Changes(tuple(changed), tuple(untracked))
+
+
+def _is_state_path(path: str) -> bool:
+    return _STATE_FOLDER in path.split("/")[:-1] or path == _STATE_FOLDER
+
+
+# -- branches and their upstream ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The branch a local branch tracks: ``origin/main`` from remote ``origin``.
+
+    ``gone`` means it is configured but the remote-tracking ref does not
+    exist (never fetched, or deleted on the remote).
+    """
+
+    name: str
+    ref: str
+    remote: str
+    gone: bool
+
+
+def upstream(root: Path, branch: str) -> Upstream | None:
+    """The upstream of local ``branch``, or None when none is configured."""
+    fields = "%(upstream)%00%(upstream:short)%00%(upstream:remotename)%00%(upstream:track)"
+    out = _git(root, "for-each-ref", f"--format={fields}", f"refs/heads/{branch}")
+    ref, name, remote, track = [*out.split("\0"), "", "", ""][:4]
+    if not ref:
+        return None
+    return Upstream(name=name, ref=ref, remote=remote, gone="gone" in track)
+
+
+def remotes(root: Path) -> tuple[str, ...]:
+    """Names of the configured remotes, ``origin`` first when there is one."""
+    names = [line for line in _git(root, "remote").splitlines() if line.strip()]
+    return tuple(sorted(names, key=lambda name: (name != "origin", name)))
+
+
+def fetch(root: Path, remote: str, *, timeout: float) -> None:
+    """``git fetch REMOTE``; raises GitError with git's message (or the timeout)."""
+    _git(root, "fetch", "--quiet", remote, timeout=timeout, network=True)
+
+
+def ahead_behind(root: Path, ref: str) -> tuple[int, int]:
+    """Commits on HEAD and not on ``ref``, and on ``ref`` and not on HEAD."""
+    out = _git(root, "rev-list", "--left-right", "--count", f"HEAD...{ref}", "--")
+    ahead, behind = out.split()
+    return int(ahead), int(behind)
+
+
+# -- tags -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A tag and the commit it points at (through an annotated tag object, if any)."""
+
+    name: str
+    commit: str
+    annotated: bool
+
+
+def find_tag(root: Path, name: str) -> Tag | None:
+    """The local tag ``name``, or None when there is none."""
+    ref = f"refs/tags/{name}"
+    code, commit, _ = _git_status(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if code != 0 or not commit.strip():
+        return None
+    kind = _git(root, "cat-file", "-t", ref).strip()
+    return Tag(name=name, commit=commit.strip(), annotated=kind == "tag")
+
+
+def remote_tag_commit(root: Path, remote: str, name: str, *, timeout: float) -> str | None:
+    """The commit tag ``name`` points at on ``remote`` (asked over the network), or None."""
+    ref = f"refs/tags/{name}"
+    peeled = f"{ref}^{{}}"
+    out = _git(root, "ls-remote", "--tags", remote, ref, peeled, timeout=timeout, network=True)
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, refname = line.partition("\t")
+        found[refname.strip()] = sha.strip()
+    # An annotated tag is listed twice; the ^{} line is the commit it points at.
+    return found.get(peeled) or found.get(ref)
+
+
+def check_tag_name(root: Path, name: str) -> None:
+    """Raise GitError when ``name`` cannot be a tag name."""
+    code, _, _ = _git_status(root, "check-ref-format", f"refs/tags/{name}")
+    if code != 0 or name.startswith("-"):
+        raise GitError(
+            f"{name!r} is not a valid git tag name; fix the checklist's `tag` template",
+            retry_safe=False,
+        )
+
+
+def create_tag(root: Path, name: str, *, commit: str, message: str, sign: bool) -> Tag:
+    """Create the annotated (or signed) tag ``name`` on ``commit``."""
+    check_tag_name(root, name)
+    how = "-s" if sign else "-a"
+    _git(root, "tag", how, "-m", message, name, commit)
+    return Tag(name=name, commit=commit, annotated=True)
+
+
+def push_tag(root: Path, remote: str, name: str, *, timeout: float) -> None:
+    """Push tag ``name`` to ``remote``; up to date already counts as success."""
+    ref = f"refs/tags/{name}"
+    _git(root, "push", "--quiet", remote, f"{ref}:{ref}", timeout=timeout, network=True)

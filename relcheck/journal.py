@@ -37,14 +37,23 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def state_dir(cwd: Path) -> Path:
+def state_dir(cwd: Path, *, create: bool = True) -> Path:
     """``.relcheck/`` at the git root (or ``cwd`` outside git); created with a ``.gitignore``."""
     root = find_root(cwd) or cwd.resolve()
     folder = root / STATE_DIR
-    folder.mkdir(exist_ok=True)
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        _write_atomic(ignore, "*\n")
+    if not create:
+        return folder
+    try:
+        folder.mkdir(exist_ok=True)
+        ignore = folder / ".gitignore"
+        if not ignore.exists():
+            _write_atomic(ignore, "*\n")
+    except OSError as exc:
+        raise RecordError(
+            f"cannot use {folder} for run records ({exc.strerror or exc}); expected a writable "
+            "folder there: move away whatever is in the way and run again",
+            retry_safe=True,
+        ) from None
     return folder
 
 
@@ -151,6 +160,7 @@ class StepRecord:
     log: str | None = None
     pgid: int | None = None
     blocked: bool = False
+    flaky: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -169,6 +179,9 @@ class StepRecord:
             "note": self.note,
             "confirmed_by": self.confirmed_by,
             "attempts": self.attempts,
+            "flaky": self.flaky,
+            "blocked": self.blocked,
+            "metrics": self.metrics,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_s": self.duration_s,
@@ -244,10 +257,13 @@ def replay(folder: Path, *, live: bool | None = None) -> RunRecord:
     return run
 
 
-def _run_from_start(folder: Path, event: Mapping[str, Any]) -> RunRecord:
-    release = event.get("release") or {}
-    steps = {
-        item["id"]: StepRecord(
+def _step_records(
+    items: list[dict[str, Any]], known: Mapping[str, StepRecord]
+) -> dict[str, StepRecord]:
+    """The steps of a run in checklist order, keeping what is already known of each."""
+    return {
+        item["id"]: known.get(item["id"])
+        or StepRecord(
             id=item["id"],
             title=item.get("title", item["id"]),
             kind=item.get("kind", "run"),
@@ -257,8 +273,13 @@ def _run_from_start(folder: Path, event: Mapping[str, Any]) -> RunRecord:
             rollback=item.get("rollback"),
             command=item.get("command"),
         )
-        for item in event.get("steps", [])
+        for item in items
     }
+
+
+def _run_from_start(folder: Path, event: Mapping[str, Any]) -> RunRecord:
+    release = event.get("release") or {}
+    steps = _step_records(event.get("steps", []), {})
     return RunRecord(
         run_id=str(event.get("run_id", folder.name)),
         folder=folder,
@@ -283,6 +304,8 @@ def apply_event(run: RunRecord, event: Mapping[str, Any]) -> None:
     step = run.steps.get(str(event.get("step", "")))
     if kind == "run_resumed":
         run.state, run.finished_at, run.pid = RUN_RUNNING, None, event.get("pid")
+        if "steps" in event:  # resumed with --force on a checklist whose steps changed
+            run.steps = _step_records(event["steps"], run.steps)
     elif kind == "run_finished":
         run.state, run.finished_at = str(event.get("state", RUN_FAILED)), str(event["at"])
     elif kind == "run_interrupted":
@@ -319,6 +342,7 @@ def _apply_step(step: StepRecord, kind: str, event: Mapping[str, Any]) -> None:
         step.duration_s = event.get("duration_s")
         step.confirmed_by = event.get("confirmed_by", step.confirmed_by)
         step.blocked = bool(event.get("blocked", False))
+        step.flaky = bool(event.get("flaky", False))
         step.metrics = dict(event.get("metrics") or {})
         step.pgid = None
 
@@ -326,7 +350,7 @@ def _apply_step(step: StepRecord, kind: str, event: Mapping[str, Any]) -> None:
 def final_state(run: RunRecord) -> str:
     """The state a finished walk gives the run (passed, failed or partial)."""
     required = [step for step in run.steps.values() if step.required]
-    if any(step.status in (FAILED, INTERRUPTED) for step in required):
+    if any(step.status in (FAILED, INTERRUPTED) or step.blocked for step in required):
         return RUN_FAILED
     if any(step.status in (PENDING, RUNNING) for step in required):
         return RUN_FAILED
@@ -342,24 +366,40 @@ def final_state(run: RunRecord) -> str:
 # ---------------------------------------------------------------- finding runs
 
 
-def runs_dir(cwd: Path) -> Path:
-    folder = state_dir(cwd) / "runs"
-    folder.mkdir(exist_ok=True)
+def runs_dir(cwd: Path, *, create: bool = True) -> Path:
+    folder = state_dir(cwd, create=create) / "runs"
+    if create:
+        folder.mkdir(exist_ok=True)
     return folder
 
 
 def list_runs(cwd: Path) -> list[Path]:
-    """Run folders, oldest first."""
-    folder = runs_dir(cwd)
+    """Run folders, oldest first (reading only: nothing is created)."""
+    folder = runs_dir(cwd, create=False)
+    if not folder.is_dir():
+        return []
     return sorted(p for p in folder.iterdir() if (p / JOURNAL).is_file())
+
+
+def _started(folder: Path) -> bool:
+    """Whether a run's journal got as far as its first event."""
+    with open(folder / JOURNAL, "rb") as journal:
+        first = journal.readline()
+    try:
+        return bool(json.loads(first).get("event") == "run_started")
+    except (ValueError, AttributeError):
+        return False
 
 
 def find_run(cwd: Path, run_id: str | None) -> Path:
     runs = list_runs(cwd)
     if not runs:
-        raise RecordError(f"no run record in {runs_dir(cwd)}; start one with `relcheck run`")
+        where = runs_dir(cwd, create=False)
+        raise RecordError(f"no run record in {where}; start one with `relcheck run`")
     if run_id is None:
-        return runs[-1]
+        # A run killed before its first event was written has nothing to show.
+        started = [p for p in runs if _started(p)]
+        return started[-1] if started else runs[-1]
     matches = [p for p in runs if p.name == run_id] or [
         p for p in runs if p.name.startswith(run_id)
     ]

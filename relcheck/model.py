@@ -81,6 +81,9 @@ class Step:
     when: str | bool | None = None
     cwd: str | None = None
     description: str | None = None
+    needs: tuple[str, ...] | None = None
+    retries: int = 0
+    retry_delay: float = 1.0
     mark: Mark | None = None
 
 

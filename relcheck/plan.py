@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from relcheck.kinds import KINDS
 from relcheck.kinds.base import ResolvedStep
 from relcheck.model import NO_ROLLBACK, Checklist, Release, Step
 from relcheck.render import TemplateProblem, evaluate_expression, render_string
-from relcheck.secrets import Masker
+from relcheck.secrets import Masker, secret_names
 
 VERSION_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]*\Z")
 PLACEHOLDER_VERSION = "<release>"
@@ -193,3 +194,68 @@ def rollback_is_given(rollback: str | None) -> bool:
 
 def rollback_is_none(rollback: str | None) -> bool:
     return rollback is not None and rollback.strip().lower() == NO_ROLLBACK
+
+
+@dataclass(frozen=True)
+class Order:
+    """Which steps each step waits for, and whether it waits for every step before it."""
+
+    waits_for: Mapping[str, tuple[str, ...]]
+    explicit: frozenset[str]
+    gates: frozenset[str]
+
+    def waves(self, ids: list[str]) -> list[list[str]]:
+        """Steps grouped by how early they can start; a wave's steps can run side by side."""
+        level: dict[str, int] = {}
+        for step_id in ids:
+            level[step_id] = 1 + max((level[d] for d in self.waits_for[step_id]), default=-1)
+        waves: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+        for step_id in ids:
+            waves[level[step_id]].append(step_id)
+        return waves
+
+
+def step_order(steps: list[ResolvedStep]) -> Order:
+    """A step without ``needs`` waits for every step before it; with ``needs``, only for those.
+
+    A gate (the tag step) waits for every step before it whatever its ``needs`` says.
+    """
+    waits_for: dict[str, tuple[str, ...]] = {}
+    explicit: set[str] = set()
+    gates: set[str] = set()
+    before: list[str] = []
+    for step in steps:
+        gate = KINDS[step.kind].waits_for_every_step
+        if gate:
+            gates.add(step.id)
+        if step.step.needs is not None and not gate:
+            waits_for[step.id] = step.step.needs
+            explicit.add(step.id)
+        else:
+            waits_for[step.id] = tuple(before)
+        before.append(step.id)
+    return Order(waits_for, frozenset(explicit), frozenset(gates))
+
+
+def plan_run(
+    checklist: Checklist, *, release: Release, environ: Mapping[str, str]
+) -> tuple[list[ResolvedStep], Masker]:
+    """The resolved steps of a run and the masker for everything it shows or stores.
+
+    Secrets are the checklist's ``secrets``, secret-looking variables of the
+    environment, and secret-looking variables a step sets in its own ``env``;
+    the last are known only once the steps are rendered, so a plan that finds
+    some is rendered again with them masked.
+    """
+    masker = Masker.from_env(environ, checklist.secrets)
+    steps = build_plan(checklist, release=release, environ=environ, masker=masker)
+    extra = {
+        f"{step.id}.{name}": step.env[name]
+        for step in steps
+        for name in step.step.env
+        if secret_names({name: ""}, ()) and step.env.get(name)
+    }
+    if not extra:
+        return steps, masker
+    masker = Masker.from_env({**environ, **extra}, [*checklist.secrets, *extra])
+    return build_plan(checklist, release=release, environ=environ, masker=masker), masker

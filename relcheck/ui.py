@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from relcheck.model import FAILED, INTERRUPTED, PASSED, SKIPPED
@@ -15,6 +18,7 @@ if TYPE_CHECKING:
     from relcheck.kinds.base import ResolvedStep
 
 _MARKS = {PASSED: "✓", FAILED: "✗", SKIPPED: "-", INTERRUPTED: "!"}
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 _COLORS = {PASSED: "green", FAILED: "red", SKIPPED: "yellow", INTERRUPTED: "magenta"}
 
 
@@ -33,6 +37,9 @@ class UI:
         is_tty = _isatty(self.stream)
         self.color = is_tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
         self.timestamps = not is_tty
+        self.live_view = self.color
+        self._lock = threading.RLock()
+        self._board_lines = 0
 
     def _style(self, text: str, color: str, bold: bool = False) -> str:
         if not self.color:
@@ -50,8 +57,10 @@ class UI:
         """A line about something happening now: timestamped when not on a terminal."""
         if self.timestamps and text:
             text = f"[{datetime.now().strftime('%H:%M:%S')}] {text}"
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        with self._lock:
+            self._clear_board()
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
     def info(self, text: str) -> None:
         self.line(text)
@@ -59,29 +68,61 @@ class UI:
     def warn(self, text: str) -> None:
         self.line(self._style("warning: ", "yellow") + text)
 
-    def step_start(self, step: ResolvedStep, attempt: int) -> None:
+    def step_start(self, step: ResolvedStep, attempt: int, *, describe: str) -> None:
         again = f" (attempt {attempt})" if attempt > 1 else ""
         owner = f"  [owner: {step.owner}]" if step.owner else ""
-        self.line(
-            self._style(f"▶ {step.id}", "cyan", bold=True) + f": {step.step.title}{again}{owner}"
-        )
-        if step.kind == "run":
-            self.line(f"  $ {step.shown}")
+        title = self._style(f"▶ {step.id}", "cyan", bold=True)
+        self.line(f"{title}: {step.step.title}{again}{owner}")
+        if step.kind != "manual":
+            self.line(f"  {'$ ' if step.kind == 'run' else ''}{describe}")
 
-    def output(self, data: bytes) -> None:
-        # Step output goes through unchanged (already masked), without timestamps.
-        self.stream.write(data.decode("utf-8", errors="replace"))
-        self.stream.flush()
+    def output(self, text: str) -> None:
+        """A step's own output (already masked), as it comes, without timestamps."""
+        if not text:
+            return
+        with self._lock:
+            self._clear_board()
+            self.stream.write(text)
+            self.stream.flush()
 
     def step_end(self, step_id: str, status: str, detail: str) -> None:
         mark = _MARKS.get(status, "?")
         text = self._style(f"{mark} {step_id} {status}", _COLORS.get(status, "white"), bold=True)
         self.line(f"{text}: {detail}")
 
-    def log_tail(self, lines: Iterable[str]) -> None:
-        for text in lines:
-            self.stream.write(f"  | {text}\n")
-        self.stream.flush()
+    def log_tail(self, path: Path, lines: int = 200) -> None:
+        """The end of a failed step's log, for steps whose output was not shown live."""
+        from relcheck.journal import iter_tail
+
+        tail = list(iter_tail(path, limit=64 * 1024))[-lines:]
+        with self._lock:
+            self._clear_board()
+            for text in tail:
+                self.stream.write(f"  | {text}\n")
+            self.stream.flush()
+
+    def live(self, rows: list[tuple[str, str, float]]) -> None:
+        """One line per running step with its elapsed time, redrawn in place on a terminal."""
+        if not self.live_view:
+            return
+        with self._lock:
+            self._clear_board()
+            spin = _SPINNER[int(time.monotonic() * 8) % len(_SPINNER)]
+            for step_id, title, elapsed in rows:
+                self.stream.write(f"{spin} {step_id}: {title}  {elapsed:5.1f}s\n")
+            self._board_lines = len(rows)
+            self.stream.flush()
+
+    def live_clear(self) -> None:
+        with self._lock:
+            self._clear_board()
+            self.stream.flush()
+
+    def _clear_board(self) -> None:
+        if self._board_lines:
+            # Cursor up over the board, then erase to the end of the screen.
+            self.stream.write(f"\x1b[{self._board_lines}F\x1b[J")
+            self._board_lines = 0
 
     def summary(self, run: RunRecord) -> None:
         self.print()
@@ -123,6 +164,16 @@ _ALIASES = {
 }
 
 
+def _ask(prompt: Callable[[], object]) -> object:
+    """Ctrl-C or a closed terminal at a prompt interrupts the run (click says Abort)."""
+    import click
+
+    try:
+        return prompt()
+    except click.Abort:
+        raise KeyboardInterrupt from None
+
+
 class TerminalPrompter:
     """Asks a person at the terminal (click prompts)."""
 
@@ -137,12 +188,14 @@ class TerminalPrompter:
             return matches[0]
 
         shown = f"{question} [{'/'.join(choices)}]"
-        return str(click.prompt(shown, default=default, value_proc=pick))
+        return str(_ask(lambda: click.prompt(shown, default=default, value_proc=pick)))
 
     def text(self, question: str, default: str = "") -> str:
         import click
 
-        return str(click.prompt(question, default=default, show_default=bool(default))).strip()
+        return str(
+            _ask(lambda: click.prompt(question, default=default, show_default=bool(default)))
+        ).strip()
 
     def show(self, text: str) -> None:
         import click

@@ -355,8 +355,7 @@ def test_unknown_kind_like_key_suggests_run(tmp_path: Path, alias: str) -> None:
     text = f"version: 1\nsteps:\n  - id: a\n    {alias}: make\n    rollback: none\n"
     assert _errors(tmp_path, text) == [
         "relcheck.yaml:3:5: steps[0]: the step has no kind; expected exactly one of: "
-        "'run' (a shell command, checked by exit code and output), "
-        "'manual' (instructions a person follows and then confirms)",
+        "run, manual, http, config, git, tag",
         f"relcheck.yaml:4:5: steps[0].{alias}: unknown key; did you mean 'run'?",
     ]
 
@@ -370,11 +369,17 @@ def test_unknown_key_did_you_mean(tmp_path: Path, key: str, meant: str) -> None:
     ]
 
 
-def test_unknown_key_without_a_match_lists_the_keys(tmp_path: Path) -> None:
-    # `needs` is not in the format (yet), so depends_on gets no hint.
+def test_depends_on_suggests_needs(tmp_path: Path) -> None:
     assert _errors(tmp_path, MINIMAL + "    depends_on: [a]\n") == [
-        "relcheck.yaml:6:5: steps[0].depends_on: unknown key; expected one of: cwd, description, "
-        "env, expect, expected, id, manual, owner, required, rollback, run, timeout, title, when"
+        "relcheck.yaml:6:5: steps[0].depends_on: unknown key; did you mean 'needs'?"
+    ]
+
+
+def test_unknown_key_without_a_match_lists_the_keys(tmp_path: Path) -> None:
+    assert _errors(tmp_path, MINIMAL + "    zzz: [a]\n") == [
+        "relcheck.yaml:6:5: steps[0].zzz: unknown key; expected one of: config, cwd, "
+        "description, env, expect, expected, git, http, id, manual, needs, owner, required, "
+        "retries, retry_delay, rollback, run, tag, timeout, title, when"
     ]
 
 

@@ -31,6 +31,9 @@ _STEP_VALUES: dict[str, Any] = {
     "required": False,
     "when": "true",
     "cwd": "sub",
+    "needs": [],
+    "retries": 2,
+    "retry_delay": 0.5,
     "expect": {"exit_code": 0},
 }
 _ROOT_VALUES: dict[str, Any] = {
@@ -41,7 +44,7 @@ _ROOT_VALUES: dict[str, Any] = {
     "defaults": {"owner": "Dev", "timeout": 5, "shell": "/bin/sh"},
     "tag": "v{{ version }}",
 }
-_NOT_KEYS = ["bogus", "steps_", "Version", "needs", "kind", *REACHED_FOR]
+_NOT_KEYS = ["bogus", "steps_", "Version", "depends_on", "kind", *REACHED_FOR]
 
 
 def _step_schema() -> Mapping[str, Any]:

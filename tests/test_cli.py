@@ -103,3 +103,23 @@ def test_an_internal_error_prints_one_line_and_keeps_the_traceback(
     assert len(crashes) == 1
     assert "RuntimeError: boom" in crashes[0].read_text()
     assert str(crashes[0]) in lines[0]
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error(repo: Repo) -> None:
+    import subprocess
+    import sys
+
+    steps = "".join(f"  - id: s{i}\n    run: echo {i}\n    rollback: none\n" for i in range(1500))
+    repo.checklist(f"version: 1\nsteps:\n{steps}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relcheck", "plan", "--release", "1.0.0"],
+        cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    assert first.startswith(b"Checklist "), proc.stderr.read().decode()
+    proc.stdout.close()
+    errors = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 141
+    assert "internal error" not in errors
+    assert not (repo.path / ".relcheck" / "crashes").exists()

@@ -198,3 +198,86 @@ def test_torn_last_journal_line_is_ignored_and_resume_finishes(
     data = status(relcheck)
     assert data["state"] == "partial"
     json.loads(journal.read_text().splitlines()[-1])
+
+
+def test_sigterm_stops_the_step_group_and_saves_the_run(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist(SLOW)
+    proc = relcheck_process(repo.path, "run", "--release", "1.0.0", "--non-interactive")
+    wait_for(repo.path / "sleeper.pid")
+    sleeper = int((repo.path / "sleeper.pid").read_text())
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130, output
+    assert wait_dead(sleeper, 5.0)
+    assert step_status(status(relcheck))["slow"] == "interrupted"
+
+
+def test_a_shell_that_cannot_start_fails_the_step(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist("""\
+version: 1
+defaults: {shell: /nonexistent/sh}
+steps:
+  - id: build
+    run: make
+    rollback: none
+""")
+    result = relcheck("run", "--release", "1.0.0", code=1)
+    assert "Traceback" not in result.output
+    step = status(relcheck)["steps"][0]  # type: ignore[index]
+    assert step["status"] == "failed"
+    assert step["actual"] == "not started"
+    assert "/nonexistent/sh" in step["reason"]
+
+
+def test_secret_looking_step_env_is_masked(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist("""\
+version: 1
+steps:
+  - id: deploy
+    run: echo "using $API_TOKEN"
+    env: {API_TOKEN: literal-secret-99}
+    rollback: none
+""")
+    result = relcheck("run", "--release", "1.0.0")
+    assert "using ***" in result.output
+    assert "literal-secret-99" not in result.output
+    log = repo.runs()[-1] / "logs" / "deploy.log"
+    assert "literal-secret-99" not in log.read_text()
+
+
+def test_output_checks_see_the_end_of_a_huge_output(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist("""\
+version: 1
+steps:
+  - id: big
+    run: >-
+      python3 -c "import sys; [sys.stdout.write('y' * 1023 + chr(10)) for _ in range(17 * 1024)];
+      print('MARKER')"
+    expect: {output_contains: MARKER}
+    rollback: none
+""")
+    relcheck("run", "--release", "1.0.0")
+    assert status(relcheck)["state"] == "passed"
+
+
+def test_history_survives_a_run_killed_before_its_first_event(
+    repo: Repo, relcheck: Invoke
+) -> None:
+    repo.checklist(SLOW)
+    (repo.path / "go").write_text("")
+    relcheck("run", "--release", "1.0.0")
+    broken = repo.path / ".relcheck" / "runs" / "20990101T000000.000Z-dead"
+    (broken / "logs").mkdir(parents=True)
+    (broken / "journal.jsonl").write_text('{"event": "run_sta')
+    rows = json.loads(relcheck("history", "--json").output)
+    assert rows[0]["state"] == "unreadable"
+    assert rows[1]["state"] == "passed"
+    assert status(relcheck)["state"] == "passed"
+
+
+def test_a_state_folder_that_is_a_file_is_bad_input(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist(SLOW)
+    (repo.path / ".relcheck").write_text("not a folder")
+    result = relcheck("run", "--release", "1.0.0", code=2)
+    assert "cannot use" in result.output and ".relcheck" in result.output
+    assert "Traceback" not in result.output

@@ -69,3 +69,16 @@ def test_execute_refuses_a_changed_checklist(repo: Repo, relcheck: Invoke) -> No
     )
     relcheck("rollback", "--execute", "--yes", "--force")
     assert (repo.path / "undo.txt").read_text() == "undo-broken\nundo-migrate\n"
+
+
+def test_a_second_execute_skips_what_was_rolled_back(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist(CHECKLIST.replace("exit 4", "exit 0"))
+    relcheck("run", "--release", "3.1.0")
+    relcheck("rollback", "--execute", "--yes")
+    assert git(repo.path, "tag", "--list") == ""
+    result = relcheck("rollback", "--execute", "--yes")
+    assert "rollback tag" not in result.output
+    assert (repo.path / "undo.txt").read_text() == "undo-broken\nundo-migrate\n"
+    left = relcheck("rollback").output.splitlines()[1:]
+    assert [line.split()[0] for line in left] == ["notes"]
+    assert "(nothing to undo)" in left[0]

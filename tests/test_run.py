@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Invoke, Repo, git
 
 CHECKLIST = """\
@@ -270,3 +272,73 @@ def test_answers_file_errors_point_at_the_line(repo: Repo, relcheck: Invoke) -> 
     assert "answers.yaml:2:12: steps.staging.answer: expected one of done, failed, skip" in (
         result.output
     )
+
+
+def test_a_run_outside_git_keeps_its_record_in_the_folder(
+    tmp_path: Path, relcheck: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    (folder / "relcheck.yaml").write_text(
+        "version: 1\nsteps:\n  - id: build\n    run: echo built\n    rollback: none\n"
+    )
+    relcheck("run", "--release", "1.0.0", "--non-interactive")
+    data = status(relcheck)
+    assert data["state"] == "passed"
+    assert data["release"]["commit"] is None
+    assert (folder / ".relcheck" / "runs" / data["run_id"] / "journal.jsonl").is_file()
+
+
+def test_an_answer_for_an_unknown_step_is_refused(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist(CHECKLIST)
+    repo.write("answers.yaml", "steps:\n  stagin: {answer: done}\n")
+    result = relcheck("run", "--release", "1.0.0", "--answers", "answers.yaml", code=2)
+    assert "steps.stagin: no step has this id; did you mean 'staging'?" in result.output
+    assert repo.runs() == []
+
+
+def test_only_and_skip_must_name_steps_and_not_the_same_ones(
+    repo: Repo, relcheck: Invoke
+) -> None:
+    repo.checklist(CHECKLIST)
+    assert "expected one or more step ids" in relcheck("run", "--only", ",", code=2).output
+    result = relcheck("run", "--release", "1.0.0", "--only", "lint", "--skip", "lint", code=2)
+    assert "--only and --skip both name lint" in result.output
+    assert repo.runs() == []
+
+
+def test_resume_refuses_when_head_moved_unless_forced(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist(CHECKLIST)
+    repo.write("answers.yaml", ANSWERS)
+    repo.commit("add checklist")
+    first = git(repo.path, "rev-parse", "HEAD")
+    relcheck("run", "--release", "1.0.0", "--answers", "answers.yaml", code=1)
+    repo.write("fixed", "")
+    moved = repo.commit("fix the tests")
+    result = relcheck("resume", "--answers", "answers.yaml", code=2)
+    assert f"HEAD is now {moved[:12]}" in result.output
+    assert f"began on {first[:12]}" in result.output
+    relcheck("resume", "--answers", "answers.yaml", "--force")
+    assert status(relcheck)["release"]["commit"] == first
+
+
+def test_resume_force_takes_in_a_step_added_to_the_checklist(
+    repo: Repo, relcheck: Invoke
+) -> None:
+    repo.checklist(CHECKLIST)
+    repo.write("answers.yaml", ANSWERS)
+    relcheck("run", "--release", "1.0.0", "--answers", "answers.yaml", code=1)
+    repo.checklist(
+        CHECKLIST.replace(
+            "  - id: tag\n",
+            "  - id: docs\n    run: echo docs >> side-effects.txt\n    rollback: none\n"
+            "  - id: tag\n",
+        )
+    )
+    repo.write("fixed", "")
+    relcheck("resume", "--answers", "answers.yaml", "--force")
+    data = status(relcheck)
+    assert data["state"] == "passed"
+    assert [s["id"] for s in data["steps"]] == ["lint", "tests", "staging", "docs", "tag"]
+    assert side_effects(repo) == ["lint", "tests", "tests", "docs"]

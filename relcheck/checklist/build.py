@@ -60,6 +60,11 @@ def _defaults(tree: Tree | None) -> Defaults:
     )
 
 
+def _needs(tree: Map) -> tuple[str, ...] | None:
+    needs = plain(tree.get("needs"))
+    return tuple(str(item) for item in needs) if isinstance(needs, list) else None
+
+
 def _step(tree: Map, *, file: str) -> Step:
     step_id = str(plain(tree.get("id")))
     kind = next(key for key in tree.names() if key in KINDS)
@@ -80,6 +85,9 @@ def _step(tree: Map, *, file: str) -> Step:
         when=when if isinstance(when, str | bool) else None,
         cwd=_optional_str(tree, "cwd"),
         description=_optional_str(tree, "description"),
+        needs=_needs(tree),
+        retries=int(plain(tree.get("retries")) or 0),
+        retry_delay=_optional_float(tree, "retry_delay") or 1.0,
         mark=Mark(file, tree.pos.line, tree.pos.col),
     )
 

@@ -1,7 +1,8 @@
 """The checklist rules a JSON Schema cannot express well, and the warnings.
 
 Checked by hand beside the schema: exactly one kind key per step (to name the
-kinds that exist) and unique step ids. Warnings: run and manual steps without
+kinds that exist), unique step ids, and `needs` that name existing steps
+above them (which rules out circles). Warnings: run and manual steps without
 a rollback, steps that can never run, unused vars and repeated secrets.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from relcheck.checklist.suggest import did_you_mean
 from relcheck.checklist.yamltree import Entry, Map, Scalar, Seq, Tree, index_path, key_path
 from relcheck.errors import Problem
 from relcheck.kinds import KINDS
@@ -28,7 +30,7 @@ def _steps(tree: Tree) -> Iterator[tuple[str, Map]]:
 
 
 def _kinds_list() -> str:
-    return ", ".join(f"'{key}' ({kind.summary})" for key, kind in KINDS.items())
+    return ", ".join(KINDS)
 
 
 def _kind_problems(file: str, path: str, step: Map) -> list[Problem]:
@@ -81,11 +83,58 @@ def _duplicate_ids(file: str, steps: list[tuple[str, Map]]) -> list[Problem]:
     return problems
 
 
+def _needs_entries(step: Map) -> list[tuple[int, Scalar]]:
+    needs = step.get("needs")
+    if not isinstance(needs, Seq):
+        return []
+    return [
+        (index, item)
+        for index, item in enumerate(needs.items)
+        if isinstance(item, Scalar) and isinstance(item.value, str)
+    ]
+
+
+def _step_id(step: Map) -> str | None:
+    entry = _id_entry(step)
+    return str(entry.value.value) if entry and isinstance(entry.value, Scalar) else None
+
+
+def _need_problem(need: str, own: str | None, earlier: list[str], later: set[str]) -> str | None:
+    if need == own:
+        return "a step cannot need itself; expected the id of a step above it"
+    if need in later:
+        # Only backward needs: steps without `needs` wait for all above them,
+        # so a forward need is the one way to make steps wait in a circle.
+        return (
+            f"'{need}' comes later in the file; a step can only wait for steps above it "
+            f"(move this step below '{need}')"
+        )
+    if need not in earlier:
+        close = did_you_mean(need, earlier)
+        hint = f"did you mean '{close}'?" if close else "expected the id of a step above it"
+        return f"no step above has the id '{need}'; {hint}"
+    return None
+
+
+def _needs_problems(file: str, steps: list[tuple[str, Map]]) -> list[Problem]:
+    ids = [_step_id(step) for _, step in steps]
+    problems = []
+    for position, (path, step) in enumerate(steps):
+        earlier = [i for i in ids[:position] if i is not None]
+        later = {i for i in ids[position + 1 :] if i is not None}
+        for index, item in _needs_entries(step):
+            message = _need_problem(str(item.value), ids[position], earlier, later)
+            if message is not None:
+                where = index_path(key_path(path, "needs"), index)
+                problems.append(Problem(file, item.pos.line, item.pos.col, where, message))
+    return problems
+
+
 def check_rules(tree: Tree, *, file: str) -> list[Problem]:
     """Problems of the rules checked beside the schema."""
     steps = list(_steps(tree))
     problems = [problem for path, step in steps for problem in _kind_problems(file, path, step)]
-    return problems + _duplicate_ids(file, steps)
+    return problems + _duplicate_ids(file, steps) + _needs_problems(file, steps)
 
 
 def _warning(file: str, at: Scalar | Map | Entry, path: str, message: str) -> Problem:

@@ -164,6 +164,30 @@ def _step_properties(kinds: Mapping[str, StepKind]) -> dict[str, Any]:
                 "description": "Run the step only when true: true/false or a Jinja2 expression.",
                 "x-expected": "true, false or a Jinja2 expression",
             },
+            "needs": {
+                "type": "array",
+                "description": (
+                    "Step ids this step waits for; without it a step waits for every step "
+                    "before it. With --jobs, steps whose needs are met run side by side."
+                ),
+                "x-expected": "a list of step ids",
+                "uniqueItems": True,
+                "items": {
+                    "type": "string",
+                    "pattern": STEP_ID_PATTERN,
+                    "description": "The id of a step this one waits for.",
+                    "x-expected": "a step id",
+                },
+            },
+            "retries": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "How many times to try again after a failure (default 0).",
+                "x-expected": "a whole number of retries (0 or more)",
+            },
+            "retry_delay": _seconds(
+                "Seconds to wait before the first retry; doubled for each later one (default 1)."
+            ),
             "cwd": {
                 "type": "string",
                 "minLength": 1,

@@ -2,7 +2,7 @@
 
 Supported keywords: type, enum, minLength, pattern, format, minimum,
 exclusiveMinimum, properties, required, additionalProperties, propertyNames,
-items, minItems, allOf, if/then and not. Messages use the schema's
+items, minItems, uniqueItems, allOf, if/then and not. Messages use the schema's
 ``x-expected`` and ``x-not`` words (see :mod:`relcheck.checklist.schema`).
 """
 
@@ -279,6 +279,22 @@ class Validator:
         if isinstance(items, Mapping):
             for index, item in enumerate(tree.items):
                 self.validate(item, items, index_path(path, index), item.pos)
+        if schema.get("uniqueItems"):
+            self._unique(tree, path)
+
+    def _unique(self, tree: Seq, path: str) -> None:
+        seen: dict[object, int] = {}
+        for index, item in enumerate(tree.items):
+            if not isinstance(item, Scalar):
+                continue
+            if item.value in seen:
+                self.problem(
+                    item.pos,
+                    index_path(path, index),
+                    f"{item.value!r} is listed twice (first at "
+                    f"{index_path(path, seen[item.value])}); expected each item once",
+                )
+            seen.setdefault(item.value, index)
 
     def _applicators(self, tree: Tree, schema: Schema, path: str, at: Pos) -> None:
         for sub in schema.get("allOf", []):

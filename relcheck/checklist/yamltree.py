@@ -20,7 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from relcheck.errors import ConfigError, Problem
 
 MAX_NODES = 100_000  # values visited while expanding aliases
-MAX_WRITTEN_NODES = 20_000  # values written out: PyYAML needs ~50 us for each
+MAX_WRITTEN_NODES = 100_000  # values written out: PyYAML needs ~50 us for each
 MAX_DEPTH = 64
 ROOT = "(root)"
 

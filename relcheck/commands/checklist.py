@@ -64,8 +64,7 @@ def _resolve(
 ) -> tuple[Checklist, Release, list[ResolvedStep]]:
     from relcheck import gitrepo
     from relcheck.checklist import load_checklist
-    from relcheck.plan import PLACEHOLDER_VERSION, build_plan, check_version, make_release
-    from relcheck.secrets import Masker
+    from relcheck.plan import PLACEHOLDER_VERSION, check_version, make_release, plan_run
 
     checklist = load_checklist(arg, cwd=cwd)
     if version is not None:
@@ -78,12 +77,8 @@ def _resolve(
         branch=head.branch,
         commit=head.commit,
     )
-    masker = Masker.from_env(os.environ, checklist.secrets)
-    return (
-        checklist,
-        release,
-        build_plan(checklist, release=release, environ=os.environ, masker=masker),
-    )
+    steps, _ = plan_run(checklist, release=release, environ=os.environ)
+    return checklist, release, steps
 
 
 def plan(arg: str | None, *, version: str | None, as_json: bool, cwd: Path, ui: UI) -> int:
@@ -127,21 +122,41 @@ def show_plan(
     ui: UI,
     only: frozenset[str] | None,
     skip: frozenset[str],
+    jobs: int = 1,
 ) -> None:
+    from relcheck.plan import step_order
+
     out = ui.stream
     out.write(f"Checklist {checklist.name or checklist.source} ({checklist.path})\n")
-    out.write(
-        f"Release {release.version}: tag {release.tag} on {release.commit or '(no commit yet)'}\n\n"
-    )
+    commit = release.commit[:12] if release.commit else "(no commit yet)"
+    out.write(f"Release {release.version}: tag {release.tag} on commit {commit}\n\n")
+    order = step_order(steps)
     for number, step in enumerate(steps, 1):
         out.write(f"{number:>2}. {step.id} [{step.kind}] {step.step.title}\n")
-        for line in _plan_lines(step, only=only, skip=skip):
+        for line in _plan_lines(step, release, order.waits_for[step.id], only=only, skip=skip):
             out.write(f"      {line}\n")
+    _show_waves(ui, order.waves([step.id for step in steps]), jobs)
+
+
+def _show_waves(ui: UI, waves: list[list[str]], jobs: int) -> None:
+    if all(len(wave) == 1 for wave in waves):
+        ui.stream.write("\nOrder: one step at a time, in file order.\n")
+        return
+    ui.stream.write(f"\nOrder (with --jobs {jobs}, up to {jobs} side by side):\n")
+    for number, wave in enumerate(waves, 1):
+        together = " | ".join(wave)
+        ui.stream.write(f"  {number}. {together}\n")
 
 
 def _plan_lines(
-    step: ResolvedStep, *, only: frozenset[str] | None, skip: frozenset[str]
+    step: ResolvedStep,
+    release: Release,
+    waits_for: tuple[str, ...],
+    *,
+    only: frozenset[str] | None,
+    skip: frozenset[str],
 ) -> list[str]:
+    kind = KINDS[step.kind]
     lines = []
     if only is not None and step.id not in only:
         lines.append("left out by --only")
@@ -149,15 +164,22 @@ def _plan_lines(
         lines.append("left out by --skip")
     if step.skip_reason:
         lines.append(f"skipped: {step.skip_reason}")
-    verb = "run" if KINDS[step.kind].automated else "do"
-    text = step.shown.strip().splitlines() or [""]
-    lines.append(f"{verb}: {text[0]}")
-    lines.extend(f"     {extra}" for extra in text[1:])
-    lines.append(f"owner: {step.owner or 'asked at run time'}")
+    text = (step.shown if step.kind in ("run", "manual") else kind.describe(step)).strip()
+    first, *rest = text.splitlines() or [""]
+    lines.append(f"{'run' if kind.automated else 'do'}: {first}")
+    lines.extend(f"     {extra}" for extra in rest)
+    lines.append(f"owner: {step.owner or 'not named: asked at a terminal, else from answers'}")
     lines.append(f"expected: {step.expected}")
-    lines.append(f"rollback: {step.rollback or 'asked at run time (not given)'}")
-    if not KINDS[step.kind].automated:
+    rollback = step.rollback or kind.default_rollback(step, release)
+    lines.append(f"rollback: {rollback or 'not given: asked at a terminal, else recorded as none'}")
+    if not kind.automated:
         lines.append("prompts: done / failed / skip, then an optional note")
+    if step.step.needs is not None or kind.waits_for_every_step:
+        lines.append(f"waits for: {', '.join(waits_for) or 'nothing'}")
+    if step.step.retries:
+        lines.append(
+            f"retries: up to {step.step.retries} (first after {step.step.retry_delay:g} s)"
+        )
     if not step.step.required:
         lines.append("optional: a failure does not fail the run")
     lines.append(f"timeout: {step.timeout:g} s")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-from relcheck.errors import EXIT_OK, Interrupted, StepFailed, UsageError
+from relcheck.errors import EXIT_OK, Interrupted, RecordError, StepFailed, UsageError
 from relcheck.journal import Journal, RunLock, RunRecord, find_run, list_runs, replay, state_dir
-from relcheck.model import NO_ROLLBACK, PASSED
+from relcheck.kinds import KINDS
+from relcheck.kinds.base import ResolvedStep
+from relcheck.model import NO_ROLLBACK, PASSED, Release
 from relcheck.ui import UI, TerminalPrompter
 
 
@@ -26,18 +29,29 @@ def show_status(run_id: str | None, *, as_json: bool, cwd: Path, ui: UI) -> int:
     return EXIT_OK
 
 
-def show_history(*, as_json: bool, cwd: Path, ui: UI) -> int:
-    runs = [replay(folder) for folder in reversed(list_runs(cwd))]
-    rows = [
-        {
-            "run_id": r.run_id,
-            "state": r.state,
-            "version": r.version,
-            "started_at": r.started_at,
-            "finished_at": r.finished_at,
+def _history_row(folder: Path) -> dict[str, Any]:
+    try:
+        run = replay(folder)
+    except RecordError:
+        # Killed before its first event was written: nothing to resume, shown as such.
+        return {
+            "run_id": folder.name,
+            "state": "unreadable",
+            "version": None,
+            "started_at": None,
+            "finished_at": None,
         }
-        for r in runs
-    ]
+    return {
+        "run_id": run.run_id,
+        "state": run.state,
+        "version": run.version,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+
+
+def show_history(*, as_json: bool, cwd: Path, ui: UI) -> int:
+    rows = [_history_row(folder) for folder in reversed(list_runs(cwd))]
     if as_json:
         ui.stream.write(json.dumps(rows, indent=2) + "\n")
         return EXIT_OK
@@ -45,15 +59,16 @@ def show_history(*, as_json: bool, cwd: Path, ui: UI) -> int:
         ui.print("No runs yet; start one with `relcheck run`.")
     for row in rows:
         ui.print(
-            f"{row['run_id']}  {row['state']:<11} {row['version']:<14} "
-            f"{row['started_at']}  {row['finished_at'] or '-'}"
+            f"{row['run_id']}  {row['state']:<11} {row['version'] or '-':<14} "
+            f"{row['started_at'] or '-'}  {row['finished_at'] or '-'}"
         )
     return EXIT_OK
 
 
 def rollback_plan(record: RunRecord) -> list[tuple[str, str | None, str | None]]:
-    """(step id, owner, rollback) of each passed step, newest first."""
-    passed = [s for s in record.steps.values() if s.status == PASSED]
+    """(step id, owner, rollback) of each passed step not yet rolled back, newest first."""
+    undone = {item.step for item in record.rollbacks if item.status == PASSED}
+    passed = [s for s in record.steps.values() if s.status == PASSED and s.id not in undone]
     passed.sort(key=lambda s: s.finished_at or "", reverse=True)
     return [(s.id, s.owner, s.rollback) for s in passed]
 
@@ -99,28 +114,32 @@ def rollback(
         lock.release()
 
 
+def _real_rollback(step: ResolvedStep | None, recorded: str | None, release: Release) -> str:
+    """The rollback with secrets in clear: from the checklist, else derived, else as recorded."""
+    if step is None:
+        return recorded or ""
+    derived = KINDS[step.kind].default_rollback(step, release)
+    return step.rollback or derived or recorded or ""
+
+
 def _execute(record: RunRecord, *, force: bool, yes: bool, cwd: Path, ui: UI) -> int:
     from relcheck.commands.run import check_unchanged, load_run_checklist
     from relcheck.engine import StepOutput
-    from relcheck.model import Release
-    from relcheck.plan import build_plan
+    from relcheck.plan import plan_run
     from relcheck.proc import run_command
-    from relcheck.secrets import Masker
 
     checklist = load_run_checklist(record.checklist_path, cwd=cwd)
     check_unchanged(checklist, record.checklist_sha256, force=force)
-    masker = Masker.from_env(os.environ, checklist.secrets)
     release = Release(record.version, record.tag, record.commit, record.branch)
-    resolved = {
-        s.id: s for s in build_plan(checklist, release=release, environ=os.environ, masker=masker)
-    }
+    steps, masker = plan_run(checklist, release=release, environ=os.environ)
+    resolved = {step.id: step for step in steps}
     journal = Journal(record.folder, masker)
     prompter = TerminalPrompter()
     try:
         for step_id, owner, recorded in rollback_plan(record):
             # The journal holds masked text; render again to get the real command.
             step = resolved.get(step_id)
-            command = (step.rollback if step and step.rollback else recorded) or ""
+            command = _real_rollback(step, recorded, release)
             if not command.strip() or command.strip().lower() == NO_ROLLBACK:
                 ui.line(f"- {step_id}: {_describe(command)}")
                 continue

@@ -11,7 +11,7 @@ from pathlib import Path
 from relcheck import gitrepo
 from relcheck.answers import Answers, load_answers
 from relcheck.checklist import load_checklist, resolve_checklist_path
-from relcheck.engine import Engine, Interaction
+from relcheck.engine import Engine, Interaction, Settings
 from relcheck.errors import EXIT_FAILED, EXIT_OK, RecordError, UsageError
 from relcheck.journal import (
     Journal,
@@ -25,7 +25,7 @@ from relcheck.journal import (
 )
 from relcheck.kinds.base import ResolvedStep
 from relcheck.model import FAILED, INTERRUPTED, RUN_PARTIAL, RUN_PASSED, RUNNING, Checklist, Release
-from relcheck.plan import PLACEHOLDER_VERSION, build_plan, check_version, make_release
+from relcheck.plan import PLACEHOLDER_VERSION, check_version, make_release, plan_run
 from relcheck.secrets import Masker
 from relcheck.ui import UI, TerminalPrompter, stdin_is_terminal
 
@@ -42,17 +42,30 @@ def is_interactive(non_interactive: bool) -> bool:
     return not non_interactive and not in_ci and stdin_is_terminal()
 
 
-def _interaction(options: InteractionOptions, root: Path | None) -> Interaction:
+def _interaction(options: InteractionOptions, cwd: Path, steps: list[ResolvedStep]) -> Interaction:
     answers = load_answers(options.answers_file) if options.answers_file else Answers()
+    _check_answer_ids(answers, steps)
     prompter = TerminalPrompter() if is_interactive(options.non_interactive) else None
-    return Interaction(prompter=prompter, answers=answers, fallback_owner=gitrepo.user_name(root))
+    owner = gitrepo.user_name(gitrepo.find_root(cwd))
+    return Interaction(prompter=prompter, answers=answers, fallback_owner=owner)
 
 
-def _masker(checklist: Checklist, ui: UI) -> Masker:
-    masker = Masker.from_env(os.environ, checklist.secrets)
+def _check_answer_ids(answers: Answers, steps: list[ResolvedStep]) -> None:
+    from relcheck.checklist.suggest import did_you_mean
+
+    known = [step.id for step in steps]
+    for step_id in answers.steps:
+        if step_id not in known:
+            close = did_you_mean(step_id, known)
+            hint = f"did you mean '{close}'?" if close else f"the steps are: {', '.join(known)}"
+            raise UsageError(f"{answers.source}: steps.{step_id}: no step has this id; {hint}")
+
+
+def _planned(checklist: Checklist, release: Release, ui: UI) -> tuple[list[ResolvedStep], Masker]:
+    steps, masker = plan_run(checklist, release=release, environ=os.environ)
     for name in masker.too_short:
         ui.warn(f"secret variable {name} is shorter than 4 characters and is not masked")
-    return masker
+    return steps, masker
 
 
 def _release(
@@ -96,6 +109,15 @@ def _checklist_label(source: str, path: Path, root: Path) -> str:
 
 
 @dataclass(frozen=True)
+class WalkOptions:
+    """How steps are walked: side by side, past failures, snapshots recorded."""
+
+    jobs: int = 1
+    keep_going: bool = False
+    update_snapshots: bool = False
+
+
+@dataclass(frozen=True)
 class RunRequest:
     checklist: str | None
     release: str | None
@@ -103,26 +125,61 @@ class RunRequest:
     only: tuple[str, ...]
     skip: tuple[str, ...]
     dry_run: bool
+    walk: WalkOptions = WalkOptions()
+
+
+def _engine(
+    *,
+    steps: list[ResolvedStep],
+    journal: Journal,
+    record: RunRecord,
+    checklist: Checklist,
+    release: Release,
+    interaction: Interaction,
+    masker: Masker,
+    walk: WalkOptions,
+    cwd: Path,
+    ui: UI,
+) -> Engine:
+    settings = Settings(
+        release=release,
+        base_dir=checklist.base_dir,
+        repo_root=gitrepo.find_root(cwd),
+        jobs=walk.jobs,
+        keep_going=walk.keep_going,
+        update_snapshots=walk.update_snapshots,
+    )
+    return Engine(
+        steps=steps,
+        journal=journal,
+        record=record,
+        ui=ui,
+        interaction=interaction,
+        masker=masker,
+        settings=settings,
+    )
 
 
 def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
     checklist = load_checklist(request.checklist, cwd=cwd)
-    masker = _masker(checklist, ui)
     interactive = is_interactive(request.interaction.non_interactive) and not request.dry_run
     release = _release(
         checklist, request.release, cwd=cwd, placeholder=request.dry_run, interactive=interactive
     )
-    steps = build_plan(checklist, release=release, environ=os.environ, masker=masker)
+    steps, masker = _planned(checklist, release, ui)
     only = _check_ids(steps, request.only, "--only") if request.only else None
     skip = _check_ids(steps, request.skip, "--skip")
+    if only is not None and only & skip:
+        both = ", ".join(sorted(only & skip))
+        raise UsageError(f"--only and --skip both name {both}; expected each step in one of them")
     if request.dry_run:
         from relcheck.commands.checklist import show_plan
 
-        show_plan(checklist, release, steps, ui=ui, only=only, skip=skip)
-        ui.info("Dry run: nothing was executed and no record was written.")
+        show_plan(checklist, release, steps, ui=ui, only=only, skip=skip, jobs=request.walk.jobs)
+        ui.print("Dry run: nothing was executed and no record was written.")
         return EXIT_OK
     root = gitrepo.find_root(cwd) or cwd.resolve()
-    interaction = _interaction(request.interaction, root)
+    interaction = _interaction(request.interaction, cwd, steps)
     state = state_dir(cwd)
     lock = RunLock(state)
     lock.acquire(None)
@@ -132,13 +189,17 @@ def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
         journal = Journal.create(runs_dir(cwd), run_id, masker)
         journal.append(_start_event(run_id, checklist, release, steps, root))
         record = replay(journal.folder, live=True)
-        engine = Engine(
+        engine = _engine(
             steps=steps,
             journal=journal,
             record=record,
-            ui=ui,
+            checklist=checklist,
+            release=release,
             interaction=interaction,
             masker=masker,
+            walk=request.walk,
+            cwd=cwd,
+            ui=ui,
         )
         ui.info(
             f"Run {run_id}: {checklist.name or checklist.source}, release {release.version}"
@@ -181,20 +242,24 @@ def _start_event(
         },
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "steps": [
-            {
-                "id": s.id,
-                "title": s.step.title,
-                "kind": s.kind,
-                "required": s.step.required,
-                "owner": s.owner,
-                "expected": s.expected,
-                "rollback": s.rollback,
-                "command": s.shown,
-            }
-            for s in steps
-        ],
+        "steps": _step_list(steps),
     }
+
+
+def _step_list(steps: list[ResolvedStep]) -> list[dict[str, object]]:
+    return [
+        {
+            "id": s.id,
+            "title": s.step.title,
+            "kind": s.kind,
+            "required": s.step.required,
+            "owner": s.owner,
+            "expected": s.expected,
+            "rollback": s.rollback,
+            "command": s.shown,
+        }
+        for s in steps
+    ]
 
 
 def load_run_checklist(label: str, *, cwd: Path) -> Checklist:
@@ -214,7 +279,13 @@ def load_run_checklist(label: str, *, cwd: Path) -> Checklist:
 
 
 def resume_run(
-    run_id: str | None, *, interaction: InteractionOptions, force: bool, cwd: Path, ui: UI
+    run_id: str | None,
+    *,
+    interaction: InteractionOptions,
+    force: bool,
+    walk: WalkOptions,
+    cwd: Path,
+    ui: UI,
 ) -> int:
     state = state_dir(cwd)
     lock = RunLock(state)
@@ -228,21 +299,31 @@ def resume_run(
         lock.set_run(record.run_id)
         checklist = load_run_checklist(record.checklist_path, cwd=cwd)
         check_unchanged(checklist, record.checklist_sha256, force=force)
+        _check_same_commit(record, cwd=cwd, force=force)
         _stop_leftovers(record, ui)
-        masker = _masker(checklist, ui)
         release = Release(record.version, record.tag, record.commit, record.branch)
-        steps = build_plan(checklist, release=release, environ=os.environ, masker=masker)
-        root = gitrepo.find_root(cwd) or cwd.resolve()
+        steps, masker = _planned(checklist, release, ui)
         journal = Journal(folder, masker)
-        engine = Engine(
+        engine = _engine(
             steps=steps,
             journal=journal,
             record=record,
-            ui=ui,
-            interaction=_interaction(interaction, root),
+            checklist=checklist,
+            release=release,
+            interaction=_interaction(interaction, cwd, steps),
             masker=masker,
+            walk=walk,
+            cwd=cwd,
+            ui=ui,
         )
-        engine.emit({"event": "run_resumed", "pid": os.getpid(), "host": socket.gethostname()})
+        resumed: dict[str, object] = {
+            "event": "run_resumed",
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
+        if [step.id for step in steps] != list(record.steps):
+            resumed["steps"] = _step_list(steps)
+        engine.emit(resumed)
         ui.info(f"Resuming run {record.run_id} (release {record.version})")
         return _finish(engine, ui)
     finally:
@@ -256,6 +337,19 @@ def check_unchanged(checklist: Checklist, recorded: str, *, force: bool) -> None
         f"{checklist.path} changed since this run began (sha256 {recorded[:12]} then, "
         f"{checklist.sha256[:12]} now); start a new run, or pass --force to resume with "
         "the changed checklist"
+    )
+
+
+def _check_same_commit(record: RunRecord, *, cwd: Path, force: bool) -> None:
+    """The steps that passed checked the run's commit; a moved HEAD needs a new run."""
+    now = gitrepo.head(gitrepo.find_root(cwd)).commit
+    if force or not record.commit or not now or now == record.commit:
+        return
+    raise UsageError(
+        f"HEAD is now {now[:12]}, but run {record.run_id} began on {record.commit[:12]}: the "
+        f"steps that passed checked {record.commit[:12]}. Start a new run to release "
+        f"{now[:12]}, or pass --force to finish this run (it still releases "
+        f"{record.commit[:12]})"
     )
 
 

@@ -92,7 +92,9 @@ class StepContext:
 class StepKind(Protocol):
     """A kind of step: ``run``, ``manual``, and later ``http``, ``config``...
 
-    ``key`` is the checklist key that selects the kind. ``spec_schema`` is
+    ``key`` is the checklist key that selects the kind. A kind that
+    ``waits_for_every_step`` (the tag) starts only when every required step
+    before it passed, whatever its ``needs`` says. ``spec_schema`` is
     the JSON Schema of that key's value and ``expect_schema`` the properties
     its ``expect`` mapping allows; the validator and ``relcheck schema`` are
     both derived from them.
@@ -100,6 +102,7 @@ class StepKind(Protocol):
 
     key: str
     automated: bool
+    waits_for_every_step: bool
     summary: str
     spec_schema: Mapping[str, Any]
     expect_schema: Mapping[str, Any]

@@ -13,6 +13,7 @@ from relcheck.model import FAILED, INTERRUPTED, PASSED, Release, Step
 class RunKind:
     key = "run"
     automated = True
+    waits_for_every_step = False
     summary = "a shell command, checked by exit code and output"
     spec_schema: Mapping[str, Any] = {
         "type": "string",
