@@ -44,22 +44,23 @@ def head(root: Path | None) -> Head:
     """Current branch (None when detached) and commit (None before the first commit)."""
     if root is None:
         return Head(None, None)
-    repo = _repo(root)
-    commit = repo.head.commit.hexsha if repo.head.is_valid() else None
-    try:
-        branch: str | None = repo.active_branch.name
-    except TypeError:  # detached HEAD
-        branch = None
+    commit = _quick(root, "rev-parse", "--verify", "-q", "HEAD^{commit}")
+    branch = _quick(root, "symbolic-ref", "--short", "-q", "HEAD")
     return Head(branch, commit)
 
 
 def user_name(root: Path | None) -> str | None:
     """git's user.name for this repository (or globally), if set."""
-    if root is None:
-        return None
-    reader = _repo(root).config_reader()
-    value = reader.get_value("user", "name", default="")
-    return str(value) or None
+    return _quick(root or Path.cwd(), "config", "user.name")
+
+
+def _quick(root: Path, *args: str) -> str | None:
+    """One fast read-only git call, without loading GitPython: a run starts with a few
+    of these, and GitPython's import alone costs more than all of them together."""
+    from relcheck.proc import run_capture
+
+    done = run_capture(["git", *args], cwd=root, timeout=LOCAL_TIMEOUT_S)
+    return done.stdout.strip() or None if done.ok else None
 
 
 # -- commands with timeouts --------------------------------------------------

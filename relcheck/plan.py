@@ -37,13 +37,22 @@ def template_context(
     branch: str | None,
     commit: str | None,
 ) -> dict[str, Any]:
-    return {
-        "version": version,
-        "tag": tag,
-        "vars": dict(checklist.vars),
-        "env": dict(environ),
-        "git": {"branch": branch, "commit": commit},
-    }
+    base = {"version": version, "env": dict(environ), "git": {"branch": branch, "commit": commit}}
+    return {**base, "tag": tag, "vars": _render_vars(checklist, base)}
+
+
+def _render_vars(checklist: Checklist, base: Mapping[str, Any]) -> dict[str, str]:
+    """Vars are templates over version, env and git (not the tag, not each other)."""
+    rendered: dict[str, str] = {}
+    problems: list[Problem] = []
+    for name, value in checklist.vars.items():
+        try:
+            rendered[name] = render_string(value, base)
+        except TemplateProblem as exc:
+            problems.append(_problem(checklist, None, f"vars.{name}", exc))
+    if problems:
+        raise ConfigError(problems)
+    return rendered
 
 
 def _problem(checklist: Checklist, step: Step | None, path: str, exc: TemplateProblem) -> Problem:

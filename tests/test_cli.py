@@ -21,12 +21,13 @@ def test_init_writes_a_checklist_that_validates(repo: Repo, relcheck: Invoke) ->
     assert "Wrote" in relcheck("init").output
     text = (repo.path / "relcheck.yaml").read_text()
     assert "id: staging-config" in text
-    assert "valid, 5 steps" in relcheck("validate").output
+    assert "valid, 7 steps" in relcheck("validate").output
     assert "already exists; pass --force" in relcheck("init", code=2).output
     (repo.path / "relcheck.yaml").write_text("changed")
     relcheck("init", "--force")
     assert (repo.path / "relcheck.yaml").read_text() == text
-    assert "choose one of: python-service" in relcheck("init", "--from", "nope", code=2).output
+    result = relcheck("init", "--from", "nope", code=2)
+    assert "choose one of: api-change, api-versioning, python-service, web-cache" in result.output
 
 
 def test_validate_reports_every_problem_with_its_place(repo: Repo, relcheck: Invoke) -> None:
@@ -78,9 +79,11 @@ def test_runbook_shows_each_step_as_a_person_follows_it(repo: Repo, relcheck: In
     relcheck("init")
     text = relcheck("runbook", "--release", "4.2.0").output
     assert text.startswith("# Runbook: Python service release")
-    assert "## 5. Tag the release (`tag`)" in text
-    assert 'git tag -a "v4.2.0" -m "Release 4.2.0"' in text
-    assert '**Rollback:** `git tag -d "v4.2.0"`' in text
+    assert "## 7. Tag the release (`tag`)" in text
+    assert "create the annotated release tag on the run's start commit" in text
+    assert "**Rollback:** `git tag -d v4.2.0 && git push origin :refs/tags/v4.2.0`" in text
+    assert "## 4. Run one integration check (`integration`)" in text
+    assert "- **Needs first:** repo-ready" in text
     assert "**Owner:** release-captain" in text
     relcheck("runbook", "-o", "RUNBOOK.md")
     assert (repo.path / "RUNBOOK.md").read_text().startswith("# Runbook: Python service")

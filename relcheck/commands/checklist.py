@@ -90,7 +90,8 @@ def plan(arg: str | None, *, version: str | None, as_json: bool, cwd: Path, ui: 
     return EXIT_OK
 
 
-def _step_json(step: ResolvedStep) -> dict[str, Any]:
+def _step_json(step: ResolvedStep, release: Release) -> dict[str, Any]:
+    kind = KINDS[step.kind]
     return {
         "id": step.id,
         "title": step.step.title,
@@ -98,8 +99,11 @@ def _step_json(step: ResolvedStep) -> dict[str, Any]:
         "required": step.step.required,
         "owner": step.owner,
         "expected": step.expected,
-        "rollback": step.rollback,
+        "rollback": step.rollback or kind.default_rollback(step, release),
         "command": step.shown,
+        "action": kind.describe(step),
+        "needs": list(step.step.needs) if step.step.needs is not None else None,
+        "retries": step.step.retries,
         "timeout_s": step.timeout,
         "skipped_by_when": step.skip_reason,
     }
@@ -110,7 +114,7 @@ def plan_json(checklist: Checklist, release: Release, steps: list[ResolvedStep])
         "checklist": checklist.source,
         "checklist_sha256": checklist.sha256,
         "release": {"version": release.version, "tag": release.tag, "commit": release.commit},
-        "steps": [_step_json(step) for step in steps],
+        "steps": [_step_json(step, release) for step in steps],
     }
 
 
@@ -197,7 +201,7 @@ def runbook(arg: str | None, *, version: str | None, output: Path | None, cwd: P
         "release": release,
         "steps": [
             {
-                **_step_json(step),
+                **_step_json(step, release),
                 "description": step.step.description,
                 "automated": KINDS[step.kind].automated,
                 "when": None if step.step.when in (None, True) else step.step.when,

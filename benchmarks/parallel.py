@@ -1,0 +1,63 @@
+"""Eight independent `sleep 0.5` steps with --jobs 4: the critical path is 1.0 s.
+
+Baseline: a plain Python loop running the same eight commands four at a time
+(the floor: process start-up plus the sleeps, no record, no checks).
+Run: .venv/bin/python benchmarks/parallel.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import RELCHECK, machine, medians, table, time_command  # noqa: E402
+
+STEPS = 8
+JOBS = 4
+
+
+def _checklist(folder: Path) -> None:
+    steps = "".join(
+        f"  - id: sleep-{i}\n    run: sleep 0.5\n    needs: []\n    rollback: none\n"
+        for i in range(STEPS)
+    )
+    (folder / "relcheck.yaml").write_text(f"version: 1\ndefaults: {{owner: bench}}\nsteps:\n{steps}")
+    subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+
+
+def _plain_loop() -> float:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(JOBS) as pool:
+        list(pool.map(lambda _: subprocess.run(["sh", "-c", "sleep 0.5"], check=True),
+                      range(STEPS)))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    print(machine())
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _checklist(folder)
+        argv = [*RELCHECK, "run", "--release", "1.0.0", "--non-interactive", "--jobs", str(JOBS)]
+        results = medians(
+            {
+                "plain loop, 4 at a time": _plain_loop,
+                "relcheck run --jobs 4": lambda: time_command(argv, cwd=folder),
+            },
+            args.runs,
+        )
+    table(f"{STEPS} x `sleep 0.5`, {JOBS} side by side (target: relcheck <= 1.15 s)", results,
+          "plain loop, 4 at a time")
+
+
+if __name__ == "__main__":
+    main()
