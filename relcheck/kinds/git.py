@@ -19,7 +19,7 @@ from typing import Any
 from relcheck import gitrepo
 from relcheck.errors import RelcheckError
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
-from relcheck.model import FAILED, PASSED, Release, Step
+from relcheck.model import FAILED, NO_ROLLBACK, PASSED, Release, Step
 
 # Network calls (fetch, ls-remote) take the step's own `timeout`, or this.
 NETWORK_TIMEOUT_S = 60.0
@@ -116,7 +116,7 @@ class GitKind:
         return f"{fetch}check the repository is {_expected_words(checks)}"
 
     def default_rollback(self, resolved: ResolvedStep, release: Release) -> str | None:
-        return None
+        return NO_ROLLBACK  # a check changes nothing, so there is nothing to undo
 
     def execute(self, resolved: ResolvedStep, ctx: StepContext) -> Outcome:
         root = ctx.repo_root or gitrepo.find_root(resolved.cwd)

@@ -23,7 +23,7 @@ from typing import Any
 from relcheck.http import TIMEOUT, HttpFailure, HttpResponse, request
 from relcheck.kinds import shape
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
-from relcheck.model import FAILED, INTERRUPTED, PASSED, Release, Step
+from relcheck.model import FAILED, INTERRUPTED, NO_ROLLBACK, PASSED, Release, Step
 
 DEFAULT_METHOD = "GET"
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
@@ -196,7 +196,7 @@ class HttpKind:
         return f"{_request_words(shown)}; expect {expected}"
 
     def default_rollback(self, resolved: ResolvedStep, release: Release) -> str | None:
-        return None
+        return NO_ROLLBACK  # a check changes nothing, so there is nothing to undo
 
     def execute(self, resolved: ResolvedStep, ctx: StepContext) -> Outcome:
         wanted = HttpRequest.from_spec(resolved.spec)
