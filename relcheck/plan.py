@@ -13,7 +13,7 @@ from relcheck.kinds import KINDS
 from relcheck.kinds.base import ResolvedStep
 from relcheck.model import NO_ROLLBACK, Checklist, Release, Step
 from relcheck.render import TemplateProblem, evaluate_expression, render_string
-from relcheck.secrets import Masker, secret_names
+from relcheck.secrets import MASK, Masker, key_looks_secret, secret_names
 
 VERSION_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]*\Z")
 PLACEHOLDER_VERSION = "<release>"
@@ -169,7 +169,22 @@ def _resolve(
 def _show(spec: Any) -> str:
     import json
 
-    return json.dumps(spec, ensure_ascii=False, sort_keys=True)
+    return json.dumps(_redacted(spec), ensure_ascii=False, sort_keys=True)
+
+
+def _redacted(value: Any) -> Any:
+    """Options with the values under secret-looking keys (a password typed into a
+    config check, an Authorization header) replaced, for the record and the screen."""
+    if isinstance(value, Mapping):
+        return {
+            key: MASK
+            if key_looks_secret(str(key)) and not isinstance(item, Mapping | list)
+            else _redacted(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def _cwd(base: Path, relative: str | None) -> Path:

@@ -29,6 +29,33 @@ def _looks_secret(name: str) -> bool:
     return upper.endswith("_KEY") or any(word in upper for word in _SECRET_WORDS)
 
 
+# Substrings that make a key part secret anywhere in it (case-insensitive).
+_KEY_SECRET_TEXT = ("token", "secret", "password", "passwd", "credential", "apikey", "privatekey")
+# Whole words (split on '_', '-' and camelCase) that make a key part secret.
+_KEY_SECRET_WORDS = frozenset({"auth", "oauth", "authorization", "dsn", "pwd", "cookie"})
+_KEY_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def key_looks_secret(dotted: str) -> bool:
+    """Whether any part of a dotted key looks like it names a secret.
+
+    A part is secret when it contains token, secret, password, passwd,
+    credential, apikey or privatekey; when one of its words is auth, oauth,
+    authorization, dsn, pwd or cookie; or when its last word is ``key``
+    (``api_key``, ``private_key``, ``apiKey``, ``KEY``, but not ``key_prefix``
+    or ``monkey``). Case is ignored.
+    """
+    return any(_part_looks_secret(part) for part in dotted.split("."))
+
+
+def _part_looks_secret(part: str) -> bool:
+    folded = part.lower()
+    if any(text in folded for text in _KEY_SECRET_TEXT):
+        return True
+    words = [word.lower() for word in _KEY_WORDS.findall(part)]
+    return bool(words) and (words[-1] == "key" or any(w in _KEY_SECRET_WORDS for w in words))
+
+
 class Masker:
     """Replaces every secret value with ``***``, longest values first."""
 

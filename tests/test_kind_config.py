@@ -15,7 +15,7 @@ from conftest import Invoke, Repo
 from relcheck.kinds import KINDS
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
 from relcheck.kinds.config import ConfigKind, looks_secret
-from relcheck.model import FAILED, PASSED, Step
+from relcheck.model import FAILED, NO_ROLLBACK, PASSED, Release, Step
 
 KIND = ConfigKind()
 SECRET = "hunter2xyz"
@@ -486,7 +486,8 @@ def test_expected_and_describe_words() -> None:
     )
     only_file = Step(id="s", title="s", kind="config", spec={"file": "a.toml"})
     assert KIND.default_expected(only_file) == "a.toml reads as valid TOML"
-    assert KINDS["config"].default_rollback(resolved(spec, Path(".")), None) is None  # type: ignore[arg-type]
+    release = Release("1.0.0", "v1.0.0", None, None)
+    assert KINDS["config"].default_rollback(resolved(spec, Path(".")), release) == NO_ROLLBACK
 
 
 # --- through the CLI ----------------------------------------------------------------------

@@ -339,7 +339,7 @@ def test_expected_and_describe_follow_the_spec(repo: Repo) -> None:
         "fetch the upstream, then check the repository is clean, on release/*, in sync with "
         "its upstream, without the release tag (here or on the remote)"
     )
-    assert KIND.default_rollback(_resolved({}, repo.path), Release("1", "v1", None, None)) is None
+    assert KIND.default_rollback(_resolved({}, repo.path), Release("1", "v1", None, None)) == "none"
 
 
 # -- through the CLI ---------------------------------------------------------------

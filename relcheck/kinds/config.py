@@ -16,7 +16,7 @@ Rules a release captain may want to look up:
 - ``same_keys_as``: another file whose leaf keys (dotted paths; lists count as
   leaves) must be the same; keys missing on either side are reported.
 - A value is secret, and shown as ``***``, when any part of its dotted key
-  looks secret (see :func:`looks_secret`).
+  looks secret (see :func:`relcheck.secrets.key_looks_secret`).
 
 Paths are relative to the folder the step runs in.
 """
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,14 +40,10 @@ from relcheck.configfile import (
     read_config,
 )
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
-from relcheck.model import FAILED, PASSED, Release, Step
+from relcheck.model import FAILED, NO_ROLLBACK, PASSED, Release, Step
 from relcheck.secrets import MASK
+from relcheck.secrets import key_looks_secret as looks_secret
 
-# Substrings that make a key part secret anywhere in it (case-insensitive).
-_SECRET_TEXT = ("token", "secret", "password", "passwd", "credential", "apikey", "privatekey")
-# Whole words (split on '_', '-' and camelCase) that make a key part secret.
-_SECRET_WORDS = frozenset({"auth", "oauth", "authorization", "dsn", "pwd", "cookie"})
-_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _TRUE_TEXT = frozenset({"true", "yes", "on", "1"})
 _FALSE_TEXT = frozenset({"false", "no", "off", "0"})
 _SHOWN_CHARS = 60
@@ -69,26 +64,6 @@ _PATH = {
     "x-expected": "the path of a YAML, JSON, TOML or .env file",
 }
 _ANY_VALUE = {"description": "A value: text, a number, true/false, null, a list or a mapping."}
-
-
-def looks_secret(dotted: str) -> bool:
-    """Whether any part of a dotted key looks like it names a secret.
-
-    A part is secret when it contains token, secret, password, passwd,
-    credential, apikey or privatekey; when one of its words is auth, oauth,
-    authorization, dsn, pwd or cookie; or when its last word is ``key``
-    (``api_key``, ``private_key``, ``apiKey``, ``KEY``, but not ``key_prefix``
-    or ``monkey``). Case is ignored.
-    """
-    return any(_part_looks_secret(part) for part in dotted.split("."))
-
-
-def _part_looks_secret(part: str) -> bool:
-    folded = part.lower()
-    if any(text in folded for text in _SECRET_TEXT):
-        return True
-    words = [word.lower() for word in _WORDS.findall(part)]
-    return bool(words) and (words[-1] == "key" or any(w in _SECRET_WORDS for w in words))
 
 
 @dataclass(frozen=True)
@@ -196,7 +171,7 @@ class ConfigKind:
         return f"check that {_words(_Spec.of(resolved.spec))}"
 
     def default_rollback(self, resolved: ResolvedStep, release: Release) -> str | None:
-        return None
+        return NO_ROLLBACK  # a check changes nothing, so there is nothing to undo
 
     def execute(self, resolved: ResolvedStep, ctx: StepContext) -> Outcome:
         spec = _Spec.of(resolved.spec)
