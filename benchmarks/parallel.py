@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import RELCHECK, machine, medians, table, time_command  # noqa: E402
+from _harness import RELCHECK, machine, medians, table, time_command
 
 STEPS = 8
 JOBS = 4
@@ -27,15 +27,18 @@ def _checklist(folder: Path) -> None:
         f"  - id: sleep-{i}\n    run: sleep 0.5\n    needs: []\n    rollback: none\n"
         for i in range(STEPS)
     )
-    (folder / "relcheck.yaml").write_text(f"version: 1\ndefaults: {{owner: bench}}\nsteps:\n{steps}")
+    (folder / "relcheck.yaml").write_text(
+        f"version: 1\ndefaults: {{owner: bench}}\nsteps:\n{steps}"
+    )
     subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
 
 
 def _plain_loop() -> float:
     started = time.perf_counter()
     with ThreadPoolExecutor(JOBS) as pool:
-        list(pool.map(lambda _: subprocess.run(["sh", "-c", "sleep 0.5"], check=True),
-                      range(STEPS)))
+        list(
+            pool.map(lambda _: subprocess.run(["sh", "-c", "sleep 0.5"], check=True), range(STEPS))
+        )
     return time.perf_counter() - started
 
 
@@ -55,8 +58,11 @@ def main() -> None:
             },
             args.runs,
         )
-    table(f"{STEPS} x `sleep 0.5`, {JOBS} side by side (target: relcheck <= 1.15 s)", results,
-          "plain loop, 4 at a time")
+    table(
+        f"{STEPS} x `sleep 0.5`, {JOBS} side by side (target: relcheck <= 1.15 s)",
+        results,
+        "plain loop, 4 at a time",
+    )
 
 
 if __name__ == "__main__":

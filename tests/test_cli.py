@@ -116,7 +116,9 @@ def test_a_reader_that_goes_away_is_not_an_internal_error(repo: Repo) -> None:
     repo.checklist(f"version: 1\nsteps:\n{steps}")
     proc = subprocess.Popen(
         [sys.executable, "-m", "relcheck", "plan", "--release", "1.0.0"],
-        cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=repo.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stderr is not None
     first = proc.stdout.readline()

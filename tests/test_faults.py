@@ -260,9 +260,7 @@ steps:
     assert status(relcheck)["state"] == "passed"
 
 
-def test_history_survives_a_run_killed_before_its_first_event(
-    repo: Repo, relcheck: Invoke
-) -> None:
+def test_history_survives_a_run_killed_before_its_first_event(repo: Repo, relcheck: Invoke) -> None:
     repo.checklist(SLOW)
     (repo.path / "go").write_text("")
     relcheck("run", "--release", "1.0.0")

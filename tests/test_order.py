@@ -185,12 +185,15 @@ steps:
 
 
 def test_dry_run_shows_parallel_groups_prompts_and_the_tag(repo: Repo, relcheck: Invoke) -> None:
-    repo.checklist(NEEDS + """\
+    repo.checklist(
+        NEEDS
+        + """\
   - id: staging
     manual: check staging
   - id: release
     tag: {push: origin}
-""")
+"""
+    )
     result = relcheck("run", "--dry-run", "--release", "2.0.0", "--jobs", "4")
     out = result.output
     assert "Order (with --jobs 4, up to 4 side by side):" in out

@@ -298,9 +298,7 @@ def test_an_answer_for_an_unknown_step_is_refused(repo: Repo, relcheck: Invoke) 
     assert repo.runs() == []
 
 
-def test_only_and_skip_must_name_steps_and_not_the_same_ones(
-    repo: Repo, relcheck: Invoke
-) -> None:
+def test_only_and_skip_must_name_steps_and_not_the_same_ones(repo: Repo, relcheck: Invoke) -> None:
     repo.checklist(CHECKLIST)
     assert "expected one or more step ids" in relcheck("run", "--only", ",", code=2).output
     result = relcheck("run", "--release", "1.0.0", "--only", "lint", "--skip", "lint", code=2)
@@ -323,9 +321,7 @@ def test_resume_refuses_when_head_moved_unless_forced(repo: Repo, relcheck: Invo
     assert status(relcheck)["release"]["commit"] == first
 
 
-def test_resume_force_takes_in_a_step_added_to_the_checklist(
-    repo: Repo, relcheck: Invoke
-) -> None:
+def test_resume_force_takes_in_a_step_added_to_the_checklist(repo: Repo, relcheck: Invoke) -> None:
     repo.checklist(CHECKLIST)
     repo.write("answers.yaml", ANSWERS)
     relcheck("run", "--release", "1.0.0", "--answers", "answers.yaml", code=1)
