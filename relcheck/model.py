@@ -88,6 +88,28 @@ class Step:
 
 
 @dataclass(frozen=True)
+class NoteGroup:
+    """A section of the release note: Conventional Commit types -> its title."""
+
+    title: str
+    types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NotesSettings:
+    """The checklist's ``notes:`` mapping (None: the built-in defaults)."""
+
+    groups: tuple[NoteGroup, ...] | None = None
+    template: str | None = None
+    merges: bool = False
+    bots: tuple[str, ...] = ()
+
+
+LOWER_IS_BETTER = "lower"
+HIGHER_IS_BETTER = "higher"
+
+
+@dataclass(frozen=True)
 class Checklist:
     """A validated checklist.
 
@@ -107,6 +129,8 @@ class Checklist:
     secrets: tuple[str, ...] = ()
     defaults: Defaults = field(default_factory=Defaults)
     tag: str = DEFAULT_TAG_TEMPLATE
+    notes: NotesSettings = field(default_factory=NotesSettings)
+    metrics: Mapping[str, str] = field(default_factory=dict)  # metric name -> lower | higher
     warnings: tuple[Problem, ...] = ()
 
     def step(self, step_id: str) -> Step:

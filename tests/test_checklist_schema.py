@@ -43,6 +43,8 @@ _ROOT_VALUES: dict[str, Any] = {
     "secrets": ["TOKEN"],
     "defaults": {"owner": "Dev", "timeout": 5, "shell": "/bin/sh"},
     "tag": "v{{ version }}",
+    "notes": {"groups": [{"title": "New", "types": ["feat"]}], "merges": True},
+    "metrics": {"p95_ms": "lower"},
 }
 _NOT_KEYS = ["bogus", "steps_", "Version", "depends_on", "kind", *REACHED_FOR]
 

@@ -11,7 +11,15 @@ from typing import Any
 from relcheck.checklist.yamltree import Map, Scalar, Seq, Tree
 from relcheck.errors import Problem
 from relcheck.kinds import KINDS
-from relcheck.model import DEFAULT_TAG_TEMPLATE, Checklist, Defaults, Mark, Step
+from relcheck.model import (
+    DEFAULT_TAG_TEMPLATE,
+    Checklist,
+    Defaults,
+    Mark,
+    NoteGroup,
+    NotesSettings,
+    Step,
+)
 
 
 def plain(tree: Tree | None) -> Any:
@@ -92,6 +100,19 @@ def _step(tree: Map, *, file: str) -> Step:
     )
 
 
+def _notes(tree: Tree | None) -> NotesSettings:
+    data = plain(tree) or {}
+    groups = data.get("groups")
+    return NotesSettings(
+        groups=tuple(NoteGroup(str(g["title"]), tuple(map(str, g["types"]))) for g in groups)
+        if groups
+        else None,
+        template=data.get("template"),
+        merges=bool(data.get("merges", False)),
+        bots=tuple(map(str, data.get("bots") or ())),
+    )
+
+
 def build_checklist(
     tree: Map,
     *,
@@ -118,5 +139,7 @@ def build_checklist(
         secrets=tuple(str(name) for name in secrets),
         defaults=_defaults(tree.get("defaults")),
         tag=_optional_str(tree, "tag") or DEFAULT_TAG_TEMPLATE,
+        notes=_notes(tree.get("notes")),
+        metrics={str(k): str(v) for k, v in (plain(tree.get("metrics")) or {}).items()},
         warnings=tuple(warnings),
     )

@@ -81,6 +81,62 @@ def _defaults_schema() -> dict[str, Any]:
     }
 
 
+def _notes_schema() -> dict[str, Any]:
+    group = {
+        "type": "object",
+        "description": "One section of the note: a title and the commit types it holds.",
+        "x-expected": "a mapping with a title and a list of types",
+        "properties": {
+            "title": _text("The section's heading, e.g. 'Features'.", expected="a title"),
+            "types": {
+                "type": "array",
+                "minItems": 1,
+                "description": "Conventional Commit types in this section, e.g. [feat].",
+                "x-expected": "a list of commit types",
+                "items": {
+                    "type": "string",
+                    "pattern": "^[a-z][a-z0-9_-]*$",
+                    "x-expected": "a commit type like feat or fix",
+                },
+            },
+        },
+        "required": ["title", "types"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "description": "How release notes are made from this checklist's runs and git history.",
+        "x-expected": "a mapping",
+        "properties": {
+            "groups": {
+                "type": "array",
+                "minItems": 1,
+                "description": "The sections of the note, in order (default: breaking changes, "
+                "features, fixes, performance, ...); other commits go to 'Other changes'.",
+                "x-expected": "a list of sections",
+                "items": group,
+            },
+            "template": _text(
+                "A Jinja2 template for the note, relative to the checklist's folder; it may "
+                "extend a built-in ({% extends 'release-note.md.j2' %}) and override blocks.",
+                expected="the path of a template",
+            ),
+            "merges": {
+                "type": "boolean",
+                "description": "List merge commits too (default false).",
+                "x-expected": "true or false",
+            },
+            "bots": {
+                "type": "array",
+                "description": "More author names (glob patterns) to list apart as bots.",
+                "x-expected": "a list of name patterns",
+                "items": {"type": "string", "minLength": 1, "x-expected": "a name pattern"},
+            },
+        },
+        "additionalProperties": False,
+    }
+
+
 def _kind_spec_schema(kind: StepKind) -> dict[str, Any]:
     spec = copy.deepcopy(dict(kind.spec_schema))
     spec.setdefault("description", kind.summary)
@@ -255,6 +311,26 @@ def checklist_schema() -> dict[str, Any]:
                 expected="a tag template like 'v{{ version }}'",
                 template=True,
             ),
+            "notes": _notes_schema(),
+            "metrics": {
+                "type": "object",
+                "description": (
+                    "Which way is better for each metric a step reports (HTTP figures such "
+                    "as p95_ms, or `relcheck-metric: NAME=VALUE UNIT` lines): lower or higher "
+                    "(default lower). The release note flags a change for the worse over 20%."
+                ),
+                "x-expected": "a mapping of metric name to lower or higher",
+                "propertyNames": {
+                    "pattern": "^[A-Za-z_][A-Za-z0-9_.-]*$",
+                    "x-expected": "a metric name",
+                },
+                "additionalProperties": {
+                    "type": "string",
+                    "enum": ["lower", "higher"],
+                    "description": "Whether a lower or a higher value is better.",
+                    "x-expected": "lower or higher",
+                },
+            },
             "steps": {
                 "type": "array",
                 "minItems": 1,
