@@ -338,3 +338,22 @@ def test_resume_force_takes_in_a_step_added_to_the_checklist(repo: Repo, relchec
     assert data["state"] == "passed"
     assert [s["id"] for s in data["steps"]] == ["lint", "tests", "staging", "docs", "tag"]
     assert side_effects(repo) == ["lint", "tests", "tests", "docs"]
+
+
+def test_a_command_reports_metrics_in_its_output(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist("""\
+version: 1
+steps:
+  - id: bench
+    run: |
+      echo "relcheck-metric: build_time=12.5 s"
+      echo "relcheck-metric: bundle_size = 2048 KiB"
+      echo "relcheck-metric: not a metric"
+    rollback: none
+""")
+    relcheck("run", "--release", "1.0.0")
+    metrics = steps_by_id(status(relcheck))["bench"]["metrics"]
+    assert metrics == {
+        "build_time": {"value": 12.5, "unit": "s"},
+        "bundle_size": {"value": 2048.0, "unit": "KiB"},
+    }

@@ -80,10 +80,28 @@ class RunKind:
                 reason=f"timed out after {resolved.timeout:g} s; raise `timeout` "
                 "if the step needs longer",
             )
-        failures = _unmet(resolved.step.expect, result.exit_code, ctx.captured_output())
+        output = ctx.captured_output()
+        metrics = reported_metrics(output)
+        failures = _unmet(resolved.step.expect, result.exit_code, output)
         if failures:
-            return Outcome(FAILED, actual, reason="; ".join(failures))
-        return Outcome(PASSED, actual)
+            return Outcome(FAILED, actual, reason="; ".join(failures), metrics=metrics)
+        return Outcome(PASSED, actual, metrics=metrics)
+
+
+_METRIC_LINE = re.compile(
+    r"^relcheck-metric:\s*(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*"
+    r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<unit>\S*)\s*$",
+    re.MULTILINE,
+)
+
+
+def reported_metrics(output: str) -> dict[str, dict[str, Any]]:
+    """Figures a command reported with lines ``relcheck-metric: NAME=VALUE UNIT``
+    (the last line of a name wins)."""
+    return {
+        match["name"]: {"value": float(match["value"]), "unit": match["unit"]}
+        for match in _METRIC_LINE.finditer(output)
+    }
 
 
 def _unmet(expect: Mapping[str, Any], exit_code: int | None, output: str) -> list[str]:
