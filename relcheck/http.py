@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import ssl
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,6 +35,9 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 REFUSED = "refused"
 DNS = "dns"
 TIMEOUT = "timeout"
+CANCELLED = "cancelled"
+_POLL_S = 0.05
+_GRACE_S = 0.25
 TLS = "tls"
 CONNECTION = "connection"
 INVALID_URL = "invalid-url"
@@ -142,6 +144,7 @@ def request(
     timeout: float,
     session: requests.Session | None = None,
     max_bytes: int = MAX_BODY_BYTES,
+    cancel: threading.Event | None = None,
 ) -> HttpResponse:
     """Send one request and read the whole response within ``timeout`` seconds.
 
@@ -153,24 +156,67 @@ def request(
     active = session or new_session()
     data = body.encode("utf-8") if isinstance(body, str) else body
     started = time.perf_counter()
+    outcome: list[HttpResponse | BaseException] = []
+
+    def send() -> None:
+        try:
+            outcome.append(
+                _send(
+                    active,
+                    method,
+                    url,
+                    headers=dict(headers or {}),
+                    data=data,
+                    timeout=timeout,
+                    started=started,
+                    max_bytes=max_bytes,
+                )
+            )
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome.append(exc)
+
+    # requests' timeout applies to each read, so a server that trickles bytes
+    # could hold a request for ever; the request runs in a thread and the
+    # caller stops waiting at the deadline (or at Ctrl-C) whatever it does.
+    worker = threading.Thread(target=send, name="relcheck-http", daemon=True)
+    worker.start()
     try:
-        return _send(
-            active,
-            method,
-            url,
-            headers=dict(headers or {}),
-            data=data,
-            timeout=timeout,
-            started=started,
-            max_bytes=max_bytes,
+        # A little past the timeout, so requests' own read timeout names a silent server.
+        _wait(
+            worker, deadline=started + timeout + _GRACE_S, cancel=cancel, url=url, timeout=timeout
         )
-    except HttpFailure:
-        raise
-    except Exception as exc:  # requests raises many types; each becomes a reason in words
-        raise _failure(exc, url, timeout) from None
     finally:
         if own:
             active.close()
+    result = outcome[0]
+    if isinstance(result, HttpResponse):
+        return result
+    if isinstance(result, HttpFailure):
+        raise result
+    if isinstance(result, Exception):  # requests raises many types; each becomes words
+        raise _failure(result, url, timeout) from None
+    raise result
+
+
+def _wait(
+    worker: threading.Thread,
+    *,
+    deadline: float,
+    cancel: threading.Event | None,
+    url: str,
+    timeout: float,
+) -> None:
+    while worker.is_alive():
+        if cancel is not None and cancel.is_set():
+            raise HttpFailure(f"the request to {where(url)} was stopped", kind=CANCELLED)
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise HttpFailure(
+                f"no complete response from {where(url)} within {timeout:g} s",
+                kind=TIMEOUT,
+                retry_safe=True,
+            )
+        worker.join(min(left, _POLL_S))
 
 
 def _check_url(url: str) -> None:
@@ -275,6 +321,9 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _failure(exc: Exception, url: str, timeout: float) -> HttpFailure:
+    import socket
+    import ssl
+
     import requests
 
     at = where(url)
@@ -308,7 +357,7 @@ def _failure(exc: Exception, url: str, timeout: float) -> HttpFailure:
     )
 
 
-def _tls_words(error: ssl.SSLError | None, at: str) -> str:
+def _tls_words(error: BaseException | None, at: str) -> str:
     reason = getattr(error, "reason", None)
     if reason == "WRONG_VERSION_NUMBER":
         return f"TLS with {at} failed: the server does not speak TLS there; did you mean http://?"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,27 @@ def make_release(
         tag = render_string(checklist.tag, context).strip()
     except TemplateProblem as exc:
         raise ConfigError([_problem(checklist, None, "tag", exc)]) from None
+    wrong = tag_name_problem(tag)
+    if wrong:
+        message = f"the tag template gives {tag!r}, which git refuses as a tag name: {wrong}"
+        raise ConfigError([Problem(str(checklist.path), 1, 1, "tag", message)])
     return Release(version=version, tag=tag, commit=commit, branch=branch)
+
+
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+
+
+def tag_name_problem(name: str) -> str | None:
+    """Why git would refuse ``name`` as a tag (git check-ref-format rules), or None."""
+    if not name or name == "@":
+        return "it is empty"
+    if _REF_FORBIDDEN.search(name):
+        return "spaces, control characters, '~^:?*[\\', '..', '@{' and '//' are not allowed"
+    if name.startswith(("-", ".", "/")) or name.endswith((".", "/", ".lock")):
+        return "it may not start with '-', '.' or '/', nor end with '.', '/' or '.lock'"
+    if any(part.startswith(".") or part.endswith(".lock") for part in name.split("/")):
+        return "no part between '/' may start with '.' or end with '.lock'"
+    return None
 
 
 def build_plan(
@@ -156,7 +176,7 @@ def _resolve(
         spec=spec,
         shown=masker.mask(spec if isinstance(spec, str) else _show(spec)),
         owner=step.owner or checklist.defaults.owner,
-        expected=masker.mask(fields["expected"] or kind.default_expected(step)),
+        expected=masker.mask(fields["expected"] or kind.default_expected(replace(step, spec=spec))),
         rollback=rollback.strip() if isinstance(rollback, str) else None,
         env=step_env,
         timeout=step.timeout or checklist.defaults.timeout,
@@ -232,7 +252,8 @@ class Order:
         """Steps grouped by how early they can start; a wave's steps can run side by side."""
         level: dict[str, int] = {}
         for step_id in ids:
-            level[step_id] = 1 + max((level[d] for d in self.waits_for[step_id]), default=-1)
+            waits = [level[d] for d in self.waits_for[step_id] if d in level]
+            level[step_id] = 1 + max(waits, default=-1)
         waves: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
         for step_id in ids:
             waves[level[step_id]].append(step_id)
@@ -267,9 +288,11 @@ def plan_run(
     """The resolved steps of a run and the masker for everything it shows or stores.
 
     Secrets are the checklist's ``secrets``, secret-looking variables of the
-    environment, and secret-looking variables a step sets in its own ``env``;
-    the last are known only once the steps are rendered, so a plan that finds
-    some is rendered again with them masked.
+    environment, secret-looking variables a step sets in its own ``env``, and
+    values under secret-looking keys of a step's options (an Authorization
+    header, a password in a config check), so a server that echoes them back
+    cannot show them. The last two are known only once the steps are rendered,
+    so a plan that finds some is rendered again with them masked.
     """
     masker = Masker.from_env(environ, checklist.secrets)
     steps = build_plan(checklist, release=release, environ=environ, masker=masker)
@@ -279,7 +302,29 @@ def plan_run(
         for name in step.step.env
         if secret_names({name: ""}, ()) and step.env.get(name)
     }
+    for step in steps:
+        for number, value in enumerate(_secret_values(step.spec)):
+            extra[f"{step.id}.option{number}"] = value
     if not extra:
         return steps, masker
     masker = Masker.from_env({**environ, **extra}, [*checklist.secrets, *extra])
     return build_plan(checklist, release=release, environ=environ, masker=masker), masker
+
+
+def _secret_values(spec: Any) -> list[str]:
+    """Values under secret-looking keys, and the credential part of ``Scheme credential``."""
+    found: list[str] = []
+    if isinstance(spec, Mapping):
+        for key, value in spec.items():
+            if key_looks_secret(str(key)) and isinstance(value, str | int | float):
+                text = str(value)
+                found.append(text)
+                credential = text.partition(" ")[2]
+                if credential:
+                    found.append(credential)
+            else:
+                found += _secret_values(value)
+    elif isinstance(spec, list):
+        for item in spec:
+            found += _secret_values(item)
+    return found

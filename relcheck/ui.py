@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 import time
@@ -108,8 +109,11 @@ class UI:
         with self._lock:
             self._clear_board()
             spin = _SPINNER[int(time.monotonic() * 8) % len(_SPINNER)]
+            # A wrapped line would throw off the redraw, so each line fits the width.
+            width = max(20, shutil.get_terminal_size().columns - 1)
             for step_id, title, elapsed in rows:
-                self.stream.write(f"{spin} {step_id}: {title}  {elapsed:5.1f}s\n")
+                text = f"{spin} {step_id}: {title}"[: width - 8]
+                self.stream.write(f"{text}  {elapsed:5.1f}s\n")
             self._board_lines = len(rows)
             self.stream.flush()
 
@@ -143,6 +147,8 @@ def _summary_row(step: StepRecord) -> str:
     owner = step.owner or "-"
     took = f"{step.duration_s:.1f}s" if step.duration_s is not None else ""
     detail = step.reason if step.status != PASSED and step.reason else (step.actual or "")
+    if step.flaky:
+        detail = f"{detail} (flaky: passed on attempt {step.attempts})"
     return f"{mark} {step.id:<20} {step.status:<11} {owner:<16} {took:>7}  {detail}"
 
 

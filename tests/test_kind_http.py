@@ -649,3 +649,67 @@ def test_body_and_json_together_are_refused(repo: Repo, relcheck: Invoke) -> Non
         "relcheck.yaml:4:5: steps[0].http: not allowed here; give either 'body' or 'json', "
         "not both" in output
     )
+
+
+def test_a_trickling_response_is_stopped_at_the_request_timeout(tmp_path: Path) -> None:
+    import http.server
+    import threading
+    import time as clock
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(100):
+                try:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                clock.sleep(0.2)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        started = clock.monotonic()
+        ran = execute(tmp_path, {"url": url, "timeout": 1}, {"status": 200})
+        took = clock.monotonic() - started
+    finally:
+        httpd.shutdown()
+    assert ran.outcome.status == FAILED
+    assert "no complete response from 127.0.0.1" in (ran.outcome.reason or "")
+    assert took < 10  # a bound against hanging, not a speed figure
+
+
+def test_a_cookie_value_never_reaches_a_failure_reason(tmp_path: Path, server: Server) -> None:
+    server.routes["/health"] = Route(headers={"Set-Cookie": "sid=SECRETCOOKIE42; Path=/"})
+    ran = execute(tmp_path, {"url": server.url()}, {"headers": {"Set-Cookie": "HttpOnly"}})
+    assert ran.outcome.status == FAILED
+    assert ran.outcome.reason == (
+        "expected header Set-Cookie to match /HttpOnly/, got 'sid=***; Path=/'"
+    )
+    assert "SECRETCOOKIE42" not in ran.log
+
+
+def test_an_echoed_credential_is_masked_in_the_log(
+    repo: Repo, relcheck: Invoke, server: Server
+) -> None:
+    server.routes["/health"] = Route(body={"echo": "Bearer plain-cred-7781"})
+    repo.checklist(f"""\
+version: 1
+steps:
+  - id: echo
+    http:
+      url: {server.url()}
+      headers: {{Authorization: "Bearer plain-cred-7781"}}
+""")
+    relcheck("run", "--release", "1.0.0")
+    for path in (repo.path / ".relcheck").rglob("*"):
+        if path.is_file():
+            assert "plain-cred-7781" not in path.read_text(errors="replace"), path

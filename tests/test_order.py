@@ -203,3 +203,47 @@ def test_dry_run_shows_parallel_groups_prompts_and_the_tag(repo: Repo, relcheck:
     assert "rollback: not given: asked at a terminal" in out
     assert "Release 2.0.0: tag v2.0.0" in out
     assert repo.runs() == []
+
+
+def test_dry_run_says_the_tag_will_be_blocked_by_a_left_out_step(
+    repo: Repo, relcheck: Invoke
+) -> None:
+    repo.checklist("""\
+version: 1
+steps:
+  - id: lint
+    run: "true"
+    rollback: none
+  - id: unit
+    run: "true"
+    needs: []
+    rollback: none
+  - id: release
+    tag: {}
+""")
+    out = relcheck("run", "--dry-run", "--skip", "lint").output
+    assert "will be blocked: it waits for every required step before it, and lint is left out" in (
+        out
+    )
+    assert "lint |" not in out and "| lint" not in out
+    assert "Order: one step at a time, in file order." in out
+
+
+def test_retries_are_bounded_and_only_for_automated_steps(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist("""\
+version: 1
+steps:
+  - id: flaky
+    run: "true"
+    retries: 50
+    retry_delay: 10000000000
+    rollback: none
+  - id: person
+    manual: check it
+    retries: 2
+    rollback: none
+""")
+    out = relcheck("validate", code=2).output
+    assert "steps[0].retries: expected a whole number of retries (0 or more) of at most 20" in out
+    assert "steps[0].retry_delay: expected a number of seconds of at most 3600" in out
+    assert "steps[1].retries: a manual step is answered by a person and is not retried" in out

@@ -357,3 +357,26 @@ steps:
         "build_time": {"value": 12.5, "unit": "s"},
         "bundle_size": {"value": 2048.0, "unit": "KiB"},
     }
+
+
+def test_expected_words_come_from_the_rendered_options(repo: Repo, relcheck: Invoke) -> None:
+    repo.write("deploy/staging.env", "DEBUG=false\n")
+    repo.checklist("""\
+version: 1
+vars: {config: deploy/staging.env}
+steps:
+  - id: staging
+    config: {file: "{{ vars.config }}", equals: {DEBUG: false}}
+""")
+    data = json.loads(relcheck("plan", "--json").output)
+    assert "{{" not in data["steps"][0]["expected"]
+    assert data["steps"][0]["expected"].startswith("deploy/staging.env")
+
+
+def test_a_tag_template_git_would_refuse_is_bad_input(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist('version: 1\ntag: "v {{ version }}"\nsteps:\n  - id: a\n    run: "true"\n')
+    result = relcheck("run", "--release", "1.0.0", code=2)
+    assert "tag: the tag template gives 'v 1.0.0', which git refuses as a tag name" in (
+        result.output
+    )
+    assert repo.runs() == []

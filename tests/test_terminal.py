@@ -146,3 +146,28 @@ def test_ctrl_c_at_a_prompt_saves_the_run(repo: Repo, relcheck: Invoke) -> None:
     data = json.loads(relcheck("status", "--json").output)
     assert data["state"] == "interrupted"
     assert data["steps"][1]["status"] == "interrupted"
+
+
+def test_steps_side_by_side_show_live_lines_at_a_terminal(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist("""\
+version: 1
+defaults: {owner: Ada}
+steps:
+  - id: slow-a
+    title: First slow step
+    run: sleep 0.6
+    needs: []
+    rollback: none
+  - id: slow-b
+    run: sleep 0.6
+    needs: []
+    rollback: none
+""")
+    term = Terminal(repo.path, "run", "--release", "1.0.0", "--jobs", "2",
+                    env={"TERM": "xterm"})
+    assert term.close() == 0
+    screen = term.seen.decode()
+    assert "slow-a: First slow step" in screen
+    assert "\x1b[2F\x1b[J" in screen  # the two live lines are redrawn in place
+    data = json.loads(relcheck("status", "--json").output)
+    assert [s["status"] for s in data["steps"]] == ["passed", "passed"]

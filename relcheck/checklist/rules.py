@@ -130,10 +130,28 @@ def _needs_problems(file: str, steps: list[tuple[str, Map]]) -> list[Problem]:
     return problems
 
 
+def _retry_problems(file: str, path: str, step: Map) -> list[Problem]:
+    kind = next((KINDS[key] for key in step.names() if key in KINDS), None)
+    retries = step.entry("retries")
+    if kind is None or kind.automated or retries is None:
+        return []
+    return [
+        Problem(
+            file,
+            retries.key_pos.line,
+            retries.key_pos.col,
+            key_path(path, "retries"),
+            f"a {kind.key} step is answered by a person and is not retried; expected "
+            "retries only on automated steps",
+        )
+    ]
+
+
 def check_rules(tree: Tree, *, file: str) -> list[Problem]:
     """Problems of the rules checked beside the schema."""
     steps = list(_steps(tree))
     problems = [problem for path, step in steps for problem in _kind_problems(file, path, step)]
+    problems += [problem for path, step in steps for problem in _retry_problems(file, path, step)]
     return problems + _duplicate_ids(file, steps) + _needs_problems(file, steps)
 
 

@@ -238,12 +238,17 @@ def _step_properties(kinds: Mapping[str, StepKind]) -> dict[str, Any]:
             "retries": {
                 "type": "integer",
                 "minimum": 0,
+                "maximum": 20,
                 "description": "How many times to try again after a failure (default 0).",
                 "x-expected": "a whole number of retries (0 or more)",
             },
-            "retry_delay": _seconds(
-                "Seconds to wait before the first retry; doubled for each later one (default 1)."
-            ),
+            "retry_delay": {
+                **_seconds(
+                    "Seconds to wait before the first retry; doubled for each later one "
+                    "(default 1)."
+                ),
+                "maximum": 3600,
+            },
             "cwd": {
                 "type": "string",
                 "minLength": 1,

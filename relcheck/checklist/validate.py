@@ -2,7 +2,7 @@
 
 Supported keywords: type, enum, minLength, pattern, format, minimum,
 exclusiveMinimum, properties, required, additionalProperties, propertyNames,
-items, minItems, uniqueItems, allOf, if/then and not. Messages use the schema's
+items, minItems, uniqueItems, minimum/maximum, allOf, if/then and not. Messages use the schema's
 ``x-expected`` and ``x-not`` words (see :mod:`relcheck.checklist.schema`).
 """
 
@@ -234,6 +234,10 @@ class Validator:
                 at,
                 path,
                 f"expected {words} greater than {schema['exclusiveMinimum']}, got {tree.text}",
+            )
+        if "maximum" in schema and value > schema["maximum"]:
+            self.problem(
+                at, path, f"expected {words} of at most {schema['maximum']}, got {tree.text}"
             )
 
     def _mapping(self, tree: Map, schema: Schema, path: str, at: Pos) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from relcheck.http import TIMEOUT, HttpFailure, HttpResponse, request
+from relcheck.http import CANCELLED, TIMEOUT, HttpFailure, HttpResponse, request
 from relcheck.kinds import shape
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
 from relcheck.model import FAILED, INTERRUPTED, NO_ROLLBACK, PASSED, Release, Step
@@ -257,6 +257,11 @@ def _masked_header(name: str, value: str) -> str:
     if lower in ("authorization", "proxy-authorization"):
         scheme, _, credentials = value.partition(" ")
         return f"{scheme} ***" if credentials else "***"
+    if lower == "set-cookie":
+        # Keep the attributes (Secure, HttpOnly, Max-Age): they are what a check looks at.
+        cookie, _, attributes = value.partition(";")
+        name_part = cookie.split("=", 1)[0]
+        return f"{name_part}=***" + (f";{attributes}" if attributes else "")
     if lower in _SENSITIVE_HEADERS or any(word in lower for word in _SENSITIVE_WORDS):
         return "***"
     return value
@@ -303,6 +308,9 @@ class _Sampler:
                 done.interrupted = True
                 return done
             done.failure = self._one(number, done.responses)
+            if self.ctx.cancel.is_set():
+                done.interrupted = True
+                return done
             if done.failure is not None:
                 return done
         return done
@@ -319,8 +327,11 @@ class _Sampler:
                 headers=self.req.headers,
                 body=self.req.body,
                 timeout=timeout,
+                cancel=self.ctx.cancel,
             )
         except HttpFailure as failure:
+            if failure.kind == CANCELLED:
+                return None
             self.ctx.say(f"< no response: {failure.message}")
             if failure.kind == TIMEOUT and timeout < self.req.timeout:
                 return self._out_of_time(number)
@@ -459,7 +470,8 @@ def _body_failures(expect: Mapping[str, Any], first: HttpResponse) -> list[str]:
         if value is None:
             failures.append(f"expected header {name} matching /{pattern}/; the response has none")
         elif re.search(str(pattern), value) is None:
-            failures.append(f"expected header {name} to match /{pattern}/, got {_cut(value)!r}")
+            shown = _cut(_masked_header(name, value))
+            failures.append(f"expected header {name} to match /{pattern}/, got {shown!r}")
     contains = expect.get("body_contains")
     if contains is not None and str(contains) not in first.text():
         failures.append(f"expected the body to contain {str(contains)!r}; it did not")
