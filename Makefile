@@ -11,13 +11,14 @@ EXAMPLE = examples/python-service
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test check clean distclean
+.PHONY: help venv demo test check bench clean distclean
 
 help:
 	@echo "make venv       create $(VENV) and install relcheck with its dev extras"
 	@echo "make test       run the test suite (pytest)"
 	@echo "make check      ruff check, ruff format --check, mypy"
 	@echo "make demo       release the example service in a temp git repo"
+	@echo "make bench      measure relcheck against its baselines (benchmarks/)"
 	@echo "make clean      remove build output and caches"
 	@echo "make distclean  clean, and remove $(VENV)"
 
@@ -42,6 +43,9 @@ check: venv
 	$(BIN)/ruff format --check .
 	cd $(EXAMPLE) && $(CURDIR)/$(BIN)/ruff check . && $(CURDIR)/$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+bench: venv
+	$(BIN)/python benchmarks/parallel.py
 
 clean:
 	rm -rf dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis
