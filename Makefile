@@ -45,7 +45,9 @@ check: venv
 	$(BIN)/mypy
 
 bench: venv
+	$(BIN)/python -m pip install --progress-bar off -q -e '.[bench]'
 	$(BIN)/python benchmarks/parallel.py
+	$(BIN)/python benchmarks/notes.py
 
 clean:
 	rm -rf dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis

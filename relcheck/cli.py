@@ -210,12 +210,59 @@ def plan(path: str | None, version: str | None, as_json: bool) -> None:
 @cli.command()
 @click.argument("path", required=False)
 @click.option("--release", "version", help="Release version (shown as <release> when absent).")
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
-def runbook(path: str | None, version: str | None, output: Path | None) -> None:
-    """Render the checklist as a Markdown runbook to follow without relcheck."""
+def runbook(path: str | None, version: str | None, fmt: str, output: Path | None) -> None:
+    """Render the checklist as a runbook (Markdown or HTML) to follow without relcheck."""
     from relcheck.commands.checklist import runbook as run_runbook
 
-    _exit(run_runbook(path, version=version, output=output, cwd=Path.cwd(), ui=_ui()))
+    _exit(run_runbook(path, version=version, output=output, fmt=fmt, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html"]),
+    help="Output format (default: the template's, else md).",
+)
+@click.option(
+    "--template",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help='A Jinja2 template; it can {% extends "release-note.md.j2" %}.',
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option(
+    "--from", "from_ref", help="Start after this ref (default: the previous release tag)."
+)
+@click.option("--to", "to_ref", help="End at this ref; a release tag gives that release's note.")
+@click.option("--no-run", is_flag=True, help="Leave the run record out: the git part alone.")
+def notes(
+    run_id: str | None,
+    fmt: str | None,
+    template: Path | None,
+    output: Path | None,
+    from_ref: str | None,
+    to_ref: str | None,
+    no_run: bool,
+) -> None:
+    """Render the release note of a run (default: the latest) from its record and git history."""
+    from relcheck.commands.notes import NoteRequest
+    from relcheck.commands.notes import notes as run_notes
+
+    request = NoteRequest(run_id, fmt, template, output, from_ref, to_ref, no_run)
+    _exit(run_notes(request, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option("--unreleased", is_flag=True, help="Include the commits since the latest release.")
+def changelog(output: Path | None, unreleased: bool) -> None:
+    """Render every release from the tags, newest first, as Markdown."""
+    from relcheck.commands.notes import changelog as run_changelog
+
+    _exit(run_changelog(output=output, unreleased=unreleased, cwd=Path.cwd(), ui=_ui()))
 
 
 @cli.command()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import queue
+import subprocess
+import threading
+import time
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,3 +270,198 @@ def push_tag(root: Path, remote: str, name: str, *, timeout: float) -> None:
     """Push tag ``name`` to ``remote``; up to date already counts as success."""
     ref = f"refs/tags/{name}"
     _git(root, "push", "--quiet", remote, f"{ref}:{ref}", timeout=timeout, network=True)
+
+
+# -- history: one call each for tags, a log and the remote --------------------------
+
+# Reading a whole large history takes seconds; this only stops a hung git.
+HISTORY_TIMEOUT_S = 300.0
+_TAG_FIELDS = (
+    "%(refname:strip=2)",
+    "%(objecttype)",
+    "%(objectname)",
+    "%(*objecttype)",
+    "%(*objectname)",
+    "%(creatordate:iso-strict)",
+)
+
+
+@dataclass(frozen=True)
+class TagRef:
+    """A tag with the commit it names and its date: the tagger date of an annotated
+    tag, the committer date of the commit for a lightweight one."""
+
+    name: str
+    commit: str
+    annotated: bool
+    date: str
+
+
+def tag_refs(root: Path, *, merged_into: str | None = None) -> list[TagRef]:
+    """Every tag that names a commit, in one ``git for-each-ref`` call.
+
+    With ``merged_into``, only the tags whose commit is reachable from that commit.
+    Tags of trees or blobs, and tags of tags, are left out.
+    """
+    args = ["for-each-ref", f"--format={'%00'.join(_TAG_FIELDS)}"]
+    if merged_into is not None:
+        args.append(f"--merged={merged_into}")
+    found: list[TagRef] = []
+    for line in _git(root, *args, "refs/tags", timeout=HISTORY_TIMEOUT_S).splitlines():
+        name, kind, target, peeled_kind, peeled, date = [*line.split("\0"), "", "", ""][:6]
+        if kind == "commit":
+            found.append(TagRef(name, target, annotated=False, date=date))
+        elif kind == "tag" and peeled_kind == "commit":
+            found.append(TagRef(name, peeled, annotated=True, date=date))
+    return found
+
+
+def resolve_commit(root: Path, ref: str) -> str | None:
+    """The full hash of the commit ``ref`` names, or None when it names none."""
+    if ref.startswith("-"):
+        return None  # never let a ref be read as an option
+    code, out, _ = _git_status(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    return out.strip() or None if code == 0 else None
+
+
+def log_batches(
+    root: Path,
+    revisions: Sequence[str],
+    fields: Sequence[str],
+    *,
+    extra: Sequence[str] = (),
+    timeout: float = HISTORY_TIMEOUT_S,
+) -> Iterator[list[str]]:
+    """One ``git log`` over ``revisions``, newest first (git's default order: commit
+    date, so children before parents unless clocks were skewed), read as it runs.
+
+    Yields flat lists of field values, whole records only: record ``i``'s field
+    ``j`` is at ``i * len(fields) + j``. ``fields`` are ``--format`` placeholders;
+    none may produce a NUL (commit messages cannot hold one). Names and emails
+    go through ``.mailmap`` when the placeholders ask for it (``%aN``, ``%aE``).
+    The output is drained by a thread while the caller works on what came
+    before, so parsing a long history overlaps with git producing it.
+    """
+    if not revisions:
+        return
+    for revision in revisions:
+        if revision.startswith("-"):
+            raise GitError(f"{revision!r} is not a revision: it would be read as an option")
+    args = (
+        "log",
+        "-z",
+        "--encoding=UTF-8",
+        "--no-show-signature",
+        "--no-color",
+        f"--format={'%x00'.join(fields)}",
+        *extra,
+        *revisions,
+        "--",
+    )
+    handle = _start(root, args)  # GitPython stops the process when this is dropped
+    process: subprocess.Popen[bytes] = handle.proc
+    chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    reader = threading.Thread(target=_drain, args=(process.stdout, chunks), daemon=True)
+    reader.start()
+    try:
+        leftover = yield from _records(chunks, len(fields), time.monotonic() + timeout, timeout)
+        _finish(process, leftover=leftover)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(LOCAL_TIMEOUT_S)  # it ends at the end of output, before the pipe closes
+
+
+def log_fields(
+    root: Path, revisions: Sequence[str], fields: Sequence[str], *, extra: Sequence[str] = ()
+) -> list[str]:
+    """All of :func:`log_batches` in one flat list."""
+    values: list[str] = []
+    for batch in log_batches(root, revisions, fields, extra=extra):
+        values += batch
+    return values
+
+
+def _start(root: Path, args: Sequence[str]) -> Any:
+    """``git ARGS`` started through GitPython, its output not read yet."""
+    import git
+
+    command, *rest = args
+    try:
+        handle = getattr(_repo(root).git, command)(*rest, as_process=True)
+    except git.GitCommandNotFound:
+        raise GitError("git failed: is git installed and on PATH?", retry_safe=True) from None
+    _widen_pipe(handle.proc)
+    return handle
+
+
+def _widen_pipe(process: subprocess.Popen[bytes]) -> None:
+    """A 1 MiB pipe lets git run ahead while Python parses (Linux; elsewhere a no-op)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)  # type: ignore[union-attr]
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
+_PIPE_SIZE = 1 << 20
+
+
+def _records(
+    chunks: queue.SimpleQueue[bytes | None], width: int, deadline: float, timeout: float
+) -> Generator[list[str], None, bool]:
+    """Whole records from the output as it comes; returns whether a partial one was left."""
+    carry = b""
+    pending: list[str] = []
+    while True:
+        try:
+            chunk = chunks.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise GitError(
+                f"`git log` did not finish within {timeout:g} s and was stopped", retry_safe=True
+            ) from None
+        if chunk is None:
+            return bool(carry.strip() or pending)
+        data = carry + chunk
+        cut = data.rfind(b"\0")  # every record ends with a NUL; a field never holds one
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1 :]
+        pending += data[:cut].decode("utf-8", "replace").split("\0")
+        whole = len(pending) - len(pending) % width
+        if whole:
+            yield pending[:whole]
+            pending = pending[whole:]
+
+
+def _drain(stream: Any, chunks: queue.SimpleQueue[bytes | None]) -> None:
+    try:
+        for chunk in iter(lambda: stream.read1(_PIPE_SIZE), b""):
+            chunks.put(chunk)
+    except (OSError, ValueError):
+        pass  # the process was stopped; the reader of ``chunks`` reports why
+    finally:
+        chunks.put(None)
+
+
+def _finish(process: subprocess.Popen[bytes], *, leftover: bool) -> None:
+    try:
+        code = process.wait(timeout=LOCAL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise GitError("`git log` did not exit after its output ended", retry_safe=True) from None
+    stderr = process.stderr.read().decode("utf-8", "replace") if process.stderr else ""
+    if code != 0:
+        raise GitError(_failure_text(("log",), stderr))
+    if leftover:
+        raise GitError(
+            "`git log` output ended inside a record; is a git config option changing its format?"
+        )
+
+
+def remote_url(root: Path, name: str = "origin") -> str | None:
+    """The fetch URL of remote ``name`` (``insteadOf`` applied), or None without that remote."""
+    code, out, _ = _git_status(root, "remote", "get-url", "--", name)
+    return out.strip() or None if code == 0 else None

@@ -94,13 +94,13 @@ relcheck run --non-interactive --answers answers.yaml --release "$VERSION" || rc
 
 stop_service
 
-# --- release notes: call `relcheck notes` here once the notes command lands. ---
-
 say "the run record"
 run_dir="$(ls -1dt .relcheck/runs/*/ 2>/dev/null | head -n 1 || true)"
 if [[ -n "$run_dir" ]]; then
     echo "record: $DEMO/$run_dir"
     relcheck status || true
+    say "the release note (also saved as $DEMO/${run_dir}note.md)"
+    relcheck notes || true
 else
     echo "no run record under $DEMO/.relcheck/runs/" >&2
 fi

@@ -135,21 +135,48 @@ def show_plan(
     commit = release.commit[:12] if release.commit else "(no commit yet)"
     out.write(f"Release {release.version}: tag {release.tag} on commit {commit}\n\n")
     order = step_order(steps)
+    left_out = {
+        step.id for step in steps if (only is not None and step.id not in only) or step.id in skip
+    }
     for number, step in enumerate(steps, 1):
         out.write(f"{number:>2}. {step.id} [{step.kind}] {step.step.title}\n")
-        for line in _plan_lines(step, release, order.waits_for[step.id], only=only, skip=skip):
+        lines = _plan_lines(step, release, order.waits_for[step.id], only=only, skip=skip)
+        blocked = _gate_blocked_by(step, steps, left_out)
+        if blocked and step.id not in left_out:
+            lines.insert(
+                0,
+                f"will be blocked: it waits for every required step before it, "
+                f"and {', '.join(blocked)} is left out (the run will fail)",
+            )
+        for line in lines:
             out.write(f"      {line}\n")
-    _show_waves(ui, order.waves([step.id for step in steps]), jobs)
+    kept = [step.id for step in steps if step.id not in left_out]
+    _show_waves(ui, order.waves(kept), jobs)
+
+
+def _gate_blocked_by(
+    step: ResolvedStep, steps: list[ResolvedStep], left_out: set[str]
+) -> list[str]:
+    """The required steps left out that will block a gate (the tag step)."""
+    if not KINDS[step.kind].waits_for_every_step:
+        return []
+    before = steps[: steps.index(step)]
+    return [s.id for s in before if s.id in left_out and s.step.required]
 
 
 def _show_waves(ui: UI, waves: list[list[str]], jobs: int) -> None:
-    if all(len(wave) == 1 for wave in waves):
+    if all(len(wave) <= 1 for wave in waves):
         ui.stream.write("\nOrder: one step at a time, in file order.\n")
         return
-    ui.stream.write(f"\nOrder (with --jobs {jobs}, up to {jobs} side by side):\n")
+    if jobs <= 1:
+        ui.stream.write(
+            "\nOrder: one step at a time, in file order. With --jobs N, automated steps in "
+            "the same group below can run side by side:\n"
+        )
+    else:
+        ui.stream.write(f"\nOrder (with --jobs {jobs}, up to {jobs} side by side):\n")
     for number, wave in enumerate(waves, 1):
-        together = " | ".join(wave)
-        ui.stream.write(f"  {number}. {together}\n")
+        ui.stream.write(f"  {number}. {' | '.join(wave)}\n")
 
 
 def _plan_lines(
@@ -190,10 +217,17 @@ def _plan_lines(
     return lines
 
 
-def runbook(arg: str | None, *, version: str | None, output: Path | None, cwd: Path, ui: UI) -> int:
-    """Render the checklist as a Markdown runbook a person can follow without relcheck."""
-    from relcheck.errors import RelcheckError
-    from relcheck.render import TemplateProblem, render_template
+def runbook(
+    arg: str | None,
+    *,
+    version: str | None,
+    output: Path | None,
+    fmt: str = "md",
+    cwd: Path,
+    ui: UI,
+) -> int:
+    """Render the checklist as a runbook (Markdown or HTML) to follow without relcheck."""
+    from relcheck.render import render_document
 
     checklist, release, steps = _resolve(arg, version=version, cwd=cwd)
     context = {
@@ -209,10 +243,7 @@ def runbook(arg: str | None, *, version: str | None, output: Path | None, cwd: P
             for step in steps
         ],
     }
-    try:
-        text = render_template("runbook.md.j2", context)
-    except TemplateProblem as exc:
-        raise RelcheckError(f"runbook template failed: {exc.message}") from None
+    text = render_document(f"runbook.{fmt}.j2", context, html=fmt == "html")
     if output is None:
         ui.stream.write(text)
     else:

@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # SIGTERM (what the demo's trap sends) shuts down as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _stop)
-    print(f"listening on http://{host}:{port}", flush=True)
     try:
+        # Inside the try: a SIGTERM right after this line still shuts down cleanly.
+        print(f"listening on http://{host}:{port}", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -1,0 +1,196 @@
+"""``notes`` and ``changelog``: release notes from the run record and git history."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from relcheck import gitrepo
+from relcheck.errors import EXIT_OK, RecordError, UsageError
+from relcheck.history import DEFAULT_GROUPS, GroupSpec, NotesOptions
+from relcheck.journal import RunRecord, find_run, list_runs, replay
+from relcheck.model import DEFAULT_TAG_TEMPLATE, Checklist
+from relcheck.notes import changelog_context, note_context, previous_passed_run
+from relcheck.render import render_document
+from relcheck.ui import UI
+
+FORMATS = ("md", "html")
+
+
+@dataclass(frozen=True)
+class NoteRequest:
+    """What ``relcheck notes`` was asked for."""
+
+    run_id: str | None = None
+    fmt: str | None = None  # md | html; None: from the template's name, else md
+    template: Path | None = None
+    output: Path | None = None
+    from_ref: str | None = None
+    to_ref: str | None = None
+    no_run: bool = False
+
+
+def notes(request: NoteRequest, *, cwd: Path, ui: UI) -> int:
+    """Render the release note; with a run, also save it as ``note.md``/``note.html`` in the run."""
+    from relcheck.history import read_release
+
+    root = _git_root(cwd)
+    run = _chosen_run(request, cwd)
+    checklist = _run_checklist(run, cwd) if run is not None else _default_checklist(cwd)
+    history = read_release(
+        root,
+        tag_template=checklist.tag if checklist else DEFAULT_TAG_TEMPLATE,
+        version=run.version if run is not None else None,
+        to_ref=request.to_ref or (run.commit if run is not None and run.commit else "HEAD"),
+        from_ref=request.from_ref,
+        options=notes_options(checklist),
+    )
+    previous = previous_passed_run(run, list_runs(cwd)) if run is not None else None
+    context = note_context(
+        history, run=run, previous=previous, directions=checklist.metrics if checklist else {}
+    )
+    template, folder, fmt = _note_template(request, checklist, cwd)
+    text = render_document(template, context, folder=folder, html=fmt == "html")
+    if run is not None:
+        write_atomic(run.folder / f"note.{fmt}", text)
+    _deliver(text, request.output, ui)
+    return EXIT_OK
+
+
+def changelog(*, output: Path | None, unreleased: bool, cwd: Path, ui: UI) -> int:
+    """Render every release from the tags, newest first, as Markdown."""
+    from relcheck.history import read_changelog
+
+    root = _git_root(cwd)
+    checklist = _default_checklist(cwd)
+    history = read_changelog(
+        root,
+        tag_template=checklist.tag if checklist else DEFAULT_TAG_TEMPLATE,
+        options=notes_options(checklist),
+        unreleased=unreleased,
+    )
+    _deliver(render_document("changelog.md.j2", changelog_context(history)), output, ui)
+    return EXIT_OK
+
+
+def notes_options(checklist: Checklist | None) -> NotesOptions:
+    """The checklist's ``notes:`` settings as history options (built-in defaults without one)."""
+    if checklist is None:
+        return NotesOptions()
+    settings = checklist.notes
+    groups = (
+        tuple(GroupSpec(group.title, tuple(group.types)) for group in settings.groups)
+        if settings.groups
+        else DEFAULT_GROUPS
+    )
+    return NotesOptions(groups=groups, include_merges=settings.merges, bots=tuple(settings.bots))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file whole or not at all: a temp file in the same folder, then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(
+            f"cannot write {path} ({exc.strerror or exc}); expected a writable folder there",
+            retry_safe=True,
+        ) from None
+
+
+def _git_root(cwd: Path) -> Path:
+    root = gitrepo.find_root(cwd)
+    if root is None:
+        raise UsageError(
+            f"{cwd} is not in a git repository; release notes are read from git history, "
+            "so run this inside the repository"
+        )
+    return root
+
+
+def _chosen_run(request: NoteRequest, cwd: Path) -> RunRecord | None:
+    """The run the note describes: the one named, else (without ``--no-run``) the latest.
+
+    With ``--to`` and no run id, only a run that released that very tag is taken:
+    the latest run may well be of another release.
+    """
+    if request.no_run:
+        if request.run_id:
+            raise UsageError("give either a RUN_ID or --no-run, not both")
+        return None
+    if request.run_id is not None:
+        return replay(find_run(cwd, request.run_id))
+    folders = list_runs(cwd)
+    if request.to_ref is not None:
+        return _run_of_tag(folders, request.to_ref)
+    return replay(find_run(cwd, None)) if folders else None
+
+
+def _run_of_tag(folders: list[Path], tag: str) -> RunRecord | None:
+    for folder in reversed(folders):
+        try:
+            run = replay(folder)
+        except RecordError:
+            continue
+        if run.tag == tag:
+            return run
+    return None
+
+
+def _run_checklist(run: RunRecord, cwd: Path) -> Checklist | None:
+    from relcheck.commands.run import load_run_checklist
+
+    try:
+        return load_run_checklist(run.checklist_path, cwd=cwd)
+    except RecordError:  # the run's checklist is gone: the note can still be written
+        return _default_checklist(cwd)
+
+
+def _default_checklist(cwd: Path) -> Checklist | None:
+    """The checklist in this folder or at the git root, or None when there is none."""
+    from relcheck.checklist import load_checklist_file, resolve_checklist_path
+
+    try:
+        source, path, base_dir = resolve_checklist_path(None, cwd=cwd)
+    except UsageError:
+        return None
+    return load_checklist_file(path, source=source, base_dir=base_dir)
+
+
+def _note_template(
+    request: NoteRequest, checklist: Checklist | None, cwd: Path
+) -> tuple[str, Path | None, str]:
+    """(template name, folder searched first, format) for the note.
+
+    ``--template`` wins; else the checklist's ``notes.template`` when it is of the
+    format asked for (a name containing ``.html`` is HTML); else the built-in.
+    """
+    custom: Path | None = None
+    if request.template is not None:
+        custom = request.template if request.template.is_absolute() else cwd / request.template
+    elif checklist is not None and checklist.notes.template:
+        candidate = checklist.path.parent / checklist.notes.template
+        if request.fmt is None or _format_of(candidate) == request.fmt:
+            custom = candidate
+    fmt = request.fmt or (_format_of(custom) if custom else "md")
+    if custom is None:
+        return f"release-note.{fmt}.j2", None, fmt
+    if not custom.is_file():
+        raise UsageError(f"{custom}: no such template file; check the path")
+    return custom.name, custom.parent, fmt
+
+
+def _format_of(path: Path) -> str:
+    return "html" if ".html" in path.name.lower() or ".htm" in path.name.lower() else "md"
+
+
+def _deliver(text: str, output: Path | None, ui: UI) -> None:
+    if output is None:
+        ui.stream.write(text)
+        ui.stream.flush()
+        return
+    write_atomic(output, text)
+    ui.print(f"Wrote {output}")
