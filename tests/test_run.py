@@ -194,9 +194,30 @@ steps:
     assert step["reason"] == "expected the output to contain 'status 200'; it did not"
 
 
-def test_release_version_is_required_and_checked(repo: Repo, relcheck: Invoke) -> None:
+def test_without_release_the_version_is_suggested_and_recorded(
+    repo: Repo, relcheck: Invoke
+) -> None:
     repo.checklist(CHECKLIST)
-    assert "--release is required" in relcheck("run", code=2).output
+    repo.write("fixed", "")
+    repo.write("answers.yaml", ANSWERS)
+    repo.commit("chore: add the checklist")
+    git(repo.path, "tag", "-a", "v1.2.0", "-m", "Release 1.2.0")
+    repo.write("feature.txt", "new")
+    repo.commit("feat(api): add the feature")
+    repo.commit("fix: a bug")
+    result = relcheck("run", "--answers", "answers.yaml")
+    assert (
+        "Release version not given: suggesting 1.3.0 (2 commits since v1.2.0; new features)"
+        in result.output
+    )
+    data = status(relcheck)
+    assert data["release"]["version"] == "1.3.0" and data["release"]["tag"] == "v1.3.0"
+    started = repo.journal()[0]
+    assert started["release"]["suggested"] == "2 commits since v1.2.0; new features"
+
+
+def test_release_version_is_checked(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist(CHECKLIST)
     result = relcheck("run", "--release", "1.0; rm -rf /", code=2)
     assert "release version '1.0; rm -rf /' is not valid" in result.output
     assert repo.runs() == []

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from relcheck import gitrepo
 from relcheck.answers import Answers, load_answers
@@ -69,22 +70,59 @@ def _planned(checklist: Checklist, release: Release, ui: UI) -> tuple[list[Resol
 
 
 def _release(
-    checklist: Checklist, version: str | None, *, cwd: Path, placeholder: bool, interactive: bool
-) -> Release:
+    checklist: Checklist,
+    version: str | None,
+    *,
+    cwd: Path,
+    placeholder: bool,
+    interactive: bool,
+    ui: UI,
+) -> tuple[Release, str | None]:
+    """The release, and how its version was chosen when ``--release`` did not say."""
+    head = gitrepo.head(gitrepo.find_root(cwd))
+    suggested: str | None = None
     if version is None and placeholder:
         version = PLACEHOLDER_VERSION
-    elif version is None and interactive:
-        version = TerminalPrompter().text("Release version (e.g. 1.4.0)")
-    if version is None:
-        raise UsageError(
-            "--release is required when running without a terminal (e.g. --release 1.4.0)"
-        )
+    elif version is None:
+        version, suggested = suggest_release(checklist, cwd=cwd)
+        ui.info(f"Release version not given: suggesting {version} ({suggested})")
+        if interactive:
+            chosen = TerminalPrompter().text("Release version", version)
+            suggested = suggested if chosen == version else None
+            version = chosen
     if version != PLACEHOLDER_VERSION:
         check_version(version)
-    head = gitrepo.head(gitrepo.find_root(cwd))
-    return make_release(
+    release = make_release(
         checklist, version=version, environ=os.environ, branch=head.branch, commit=head.commit
     )
+    return release, suggested
+
+
+def suggest_release(checklist: Checklist, *, cwd: Path) -> tuple[str, str]:
+    """The next version from the commits since the previous release tag, and why."""
+    from relcheck.history import read_release
+    from relcheck.versions import FIRST_VERSION, suggest_version
+
+    root = gitrepo.find_root(cwd)
+    if root is None or gitrepo.head(root).commit is None:
+        return FIRST_VERSION, "no git history yet: the first release"
+    context = {"vars": dict(checklist.vars), "env": dict(os.environ)}
+    history = read_release(root, tag_template=checklist.tag, tag_context=context)
+    previous = history.previous
+    version = suggest_version(previous.version if previous else None, history.commits)
+    since = f"since {previous.name}" if previous else "with no earlier release tag"
+    why = _bump_words(history.commits, previous.version if previous else None)
+    return version, f"{len(history.commits)} commits {since}; {why}"
+
+
+def _bump_words(commits: Sequence[Any], previous: str | None) -> str:
+    if previous is None:
+        return "the first release"
+    if any(commit.breaking for commit in commits):
+        return "a breaking change"
+    if any(commit.type == "feat" for commit in commits):
+        return "new features"
+    return "fixes and other changes only"
 
 
 def _check_ids(steps: list[ResolvedStep], ids: Iterable[str], flag: str) -> frozenset[str]:
@@ -163,8 +201,9 @@ def _engine(
 def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
     checklist = load_checklist(request.checklist, cwd=cwd)
     interactive = is_interactive(request.interaction.non_interactive) and not request.dry_run
-    release = _release(
-        checklist, request.release, cwd=cwd, placeholder=request.dry_run, interactive=interactive
+    release, suggested = _release(
+        checklist, request.release, cwd=cwd, placeholder=request.dry_run,
+        interactive=interactive, ui=ui,
     )
     steps, masker = _planned(checklist, release, ui)
     only = _check_ids(steps, request.only, "--only") if request.only else None
@@ -187,7 +226,7 @@ def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
         run_id = new_run_id()
         lock.set_run(run_id)
         journal = Journal.create(runs_dir(cwd), run_id, masker)
-        journal.append(_start_event(run_id, checklist, release, steps, root))
+        journal.append(_start_event(run_id, checklist, release, steps, root, suggested))
         record = replay(journal.folder, live=True)
         engine = _engine(
             steps=steps,
@@ -226,7 +265,12 @@ def _finish(engine: Engine, ui: UI) -> int:
 
 
 def _start_event(
-    run_id: str, checklist: Checklist, release: Release, steps: list[ResolvedStep], root: Path
+    run_id: str,
+    checklist: Checklist,
+    release: Release,
+    steps: list[ResolvedStep],
+    root: Path,
+    suggested: str | None,
 ) -> dict[str, object]:
     return {
         "event": "run_started",
@@ -239,6 +283,7 @@ def _start_event(
             "tag": release.tag,
             "commit": release.commit,
             "branch": release.branch,
+            "suggested": suggested,
         },
         "pid": os.getpid(),
         "host": socket.gethostname(),
