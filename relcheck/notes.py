@@ -88,20 +88,22 @@ def changelog_context(changelog: Changelog) -> dict[str, Any]:
 def history_context(history: ReleaseHistory) -> dict[str, Any]:
     """One release's git part: the release, its commits, groups, people and links."""
     links = history.links
+    # Each commit is turned into template data once; groups and breaking share it.
+    shown = {commit.sha: _commit(commit, links) for commit in history.commits}
+
+    def data(commits: Iterable[Commit]) -> list[dict[str, Any]]:
+        return [shown.get(c.sha) or _commit(c, links) for c in commits]
+
     groups = [
-        {
-            "title": group.title,
-            "types": list(group.types),
-            "commits": _commits(group.commits, links),
-        }
+        {"title": group.title, "types": list(group.types), "commits": data(group.commits)}
         for group in history.groups
         if group.commits
     ]
     return {
         "release": _release(history),
-        "commits": _commits(history.commits, links),
+        "commits": list(shown.values()),
         "groups": groups,
-        "breaking": _commits(history.breaking, links),
+        "breaking": data(history.breaking),
         "contributors": [_person(person) for person in history.contributors],
         "bots": [_person(person) for person in history.bots],
         "links": _links(links, _safe_url(history.compare_url)),

@@ -303,7 +303,14 @@ def _code_spans(line: str) -> dict[int, int]:
     return spans
 
 
+# A line with none of these characters has nothing to escape (most commit subjects).
+_SPECIAL = re.compile(r"[\\<>&\]`@]")
+_SPECIAL_IN_TABLE = re.compile(r"[\\<>&\]`@|]")
+
+
 def _escape_line(line: str, *, table: bool) -> str:
+    if not (_SPECIAL_IN_TABLE if table else _SPECIAL).search(line):
+        return line
     spans = _code_spans(line)
     out: list[str] = []
     i = 0
