@@ -185,9 +185,13 @@ def _links(links: Links | None, compare_url: str | None) -> dict[str, Any] | Non
 
 def _safe_url(url: str | None) -> str | None:
     """Only web links reach a note: anything else (``javascript:``, ``file:``) is dropped."""
-    if url and url.lower().startswith(("https://", "http://")):
-        return url
-    return None
+    if not url or not url.lower().startswith(("https://", "http://")):
+        return None
+    # A remote URL is half-trusted: characters that could end a Markdown link or
+    # an HTML attribute are percent-encoded, so the link stays one link.
+    from urllib.parse import quote
+
+    return quote(url, safe=":/?#@!$&*+,;=%~.-_")
 
 
 # ---------------------------------------------------------------- the run

@@ -594,3 +594,34 @@ def test_notes_refuse_what_cannot_work(repo: Repo, relcheck: Invoke, tmp_path: P
     assert "not both" in relcheck("notes", "20", "--no-run", code=2).output
     assert "no run with id" in relcheck("notes", "nope", code=2).output
     assert "does not name a commit" in relcheck("notes", "--to", "nope", code=2).output
+
+
+def test_notes_and_changelog_read_a_tag_template_that_uses_vars(
+    repo: Repo, relcheck: Invoke
+) -> None:
+    repo.checklist(
+        'version: 1\nvars: {prefix: svc-}\ntag: "{{ vars.prefix }}{{ version }}"\n'
+        "steps:\n  - id: a\n    run: \"true\"\n    rollback: none\n"
+    )
+    repo.commit("feat: first feature")
+    git(repo.path, "tag", "-a", "svc-1.0.0", "-m", "1.0.0")
+    repo.commit("fix: a bug after 1.0.0")
+    note = relcheck("notes", "--no-run").output
+    assert "a bug after 1.0.0" in note
+    assert "first feature" not in note
+    changelog = relcheck("changelog").output
+    assert "## 1.0.0" in changelog
+
+
+def test_a_template_of_the_other_format_is_refused(repo: Repo, relcheck: Invoke) -> None:
+    repo.commit("feat: something")
+    repo.write("mine.md.j2", '{% extends "release-note.md.j2" %}\n')
+    result = relcheck("notes", "--no-run", "--template", "mine.md.j2", "--format", "html", code=2)
+    assert "mine.md.j2 is a md template but --format html was asked for" in result.output
+
+
+def test_a_remote_url_cannot_smuggle_a_link_into_the_note(repo: Repo, relcheck: Invoke) -> None:
+    repo.commit("feat: something")
+    git(repo.path, "remote", "add", "origin", "https://github.com/o/x) [y](javascript:alert(1)")
+    note = relcheck("notes", "--no-run").output
+    assert "](javascript:" not in note

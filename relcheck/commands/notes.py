@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from relcheck import gitrepo
 from relcheck.errors import EXIT_OK, RecordError, UsageError
@@ -45,6 +46,7 @@ def notes(request: NoteRequest, *, cwd: Path, ui: UI) -> int:
         to_ref=request.to_ref or (run.commit if run is not None and run.commit else "HEAD"),
         from_ref=request.from_ref,
         options=notes_options(checklist),
+        tag_context=tag_context(checklist),
     )
     previous = previous_passed_run(run, list_runs(cwd)) if run is not None else None
     context = note_context(
@@ -69,9 +71,17 @@ def changelog(*, output: Path | None, unreleased: bool, cwd: Path, ui: UI) -> in
         tag_template=checklist.tag if checklist else DEFAULT_TAG_TEMPLATE,
         options=notes_options(checklist),
         unreleased=unreleased,
+        tag_context=tag_context(checklist),
     )
     _deliver(render_document("changelog.md.j2", changelog_context(history)), output, ui)
     return EXIT_OK
+
+
+def tag_context(checklist: Checklist | None) -> dict[str, Any]:
+    """What the tag template may name besides the version, as ``run`` renders it."""
+    import os
+
+    return {"vars": dict(checklist.vars) if checklist else {}, "env": dict(os.environ)}
 
 
 def notes_options(checklist: Checklist | None) -> NotesOptions:
@@ -176,6 +186,11 @@ def _note_template(
         if request.fmt is None or _format_of(candidate) == request.fmt:
             custom = candidate
     fmt = request.fmt or (_format_of(custom) if custom else "md")
+    if custom is not None and _format_of(custom) != fmt:
+        raise UsageError(
+            f"{custom.name} is a {_format_of(custom)} template but --format {fmt} was asked for; "
+            f"expected a template whose name says {fmt} (like note.{fmt}.j2)"
+        )
     if custom is None:
         return f"release-note.{fmt}.j2", None, fmt
     if not custom.is_file():

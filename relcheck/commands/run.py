@@ -106,13 +106,31 @@ def suggest_release(checklist: Checklist, *, cwd: Path) -> tuple[str, str]:
     root = gitrepo.find_root(cwd)
     if root is None or gitrepo.head(root).commit is None:
         return FIRST_VERSION, "no git history yet: the first release"
-    context = {"vars": dict(checklist.vars), "env": dict(os.environ)}
+    from relcheck.commands.notes import tag_context
+    from relcheck.history import release_tags
+    from relcheck.versions import version_key
+
+    context = tag_context(checklist)
     history = read_release(root, tag_template=checklist.tag, tag_context=context)
     previous = history.previous
     version = suggest_version(previous.version if previous else None, history.commits)
+    count = len(history.commits)
     since = f"since {previous.name}" if previous else "with no earlier release tag"
-    why = _bump_words(history.commits, previous.version if previous else None)
-    return version, f"{len(history.commits)} commits {since}; {why}"
+    why = f"{count} commit{'s' if count != 1 else ''} {since}; "
+    why += _bump_words(history.commits, previous.version if previous else None)
+    # Never suggest a version at or below one already released (HEAD may carry a
+    # tag already, or a higher release may sit on another branch).
+    tags = release_tags(root, checklist.tag, tag_context=context)
+    highest = next((t for t in tags if t.version), None)
+    if highest and highest.version and _at_or_below(version, highest.version, version_key):
+        version = suggest_version(highest.version, history.commits)
+        why += f"; placed after {highest.name}, the highest release tag"
+    return version, why
+
+
+def _at_or_below(version: str, other: str, key: Any) -> bool:
+    mine, theirs = key(version), key(other)
+    return mine is not None and theirs is not None and bool(mine <= theirs)
 
 
 def _bump_words(commits: Sequence[Any], previous: str | None) -> str:
