@@ -601,7 +601,7 @@ def test_notes_and_changelog_read_a_tag_template_that_uses_vars(
 ) -> None:
     repo.checklist(
         'version: 1\nvars: {prefix: svc-}\ntag: "{{ vars.prefix }}{{ version }}"\n'
-        "steps:\n  - id: a\n    run: \"true\"\n    rollback: none\n"
+        'steps:\n  - id: a\n    run: "true"\n    rollback: none\n'
     )
     repo.commit("feat: first feature")
     git(repo.path, "tag", "-a", "svc-1.0.0", "-m", "1.0.0")

@@ -406,7 +406,7 @@ def test_a_tag_template_git_would_refuse_is_bad_input(repo: Repo, relcheck: Invo
 def test_the_suggestion_never_falls_at_or_below_an_existing_release(
     repo: Repo, relcheck: Invoke
 ) -> None:
-    repo.checklist("version: 1\nsteps:\n  - id: a\n    run: \"true\"\n    rollback: none\n")
+    repo.checklist('version: 1\nsteps:\n  - id: a\n    run: "true"\n    rollback: none\n')
     repo.commit("chore: start")
     git(repo.path, "tag", "-a", "v0.9.0", "-m", "0.9.0")
     repo.commit("fix: one")

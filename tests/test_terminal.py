@@ -163,8 +163,7 @@ steps:
     needs: []
     rollback: none
 """)
-    term = Terminal(repo.path, "run", "--release", "1.0.0", "--jobs", "2",
-                    env={"TERM": "xterm"})
+    term = Terminal(repo.path, "run", "--release", "1.0.0", "--jobs", "2", env={"TERM": "xterm"})
     assert term.close() == 0
     screen = term.seen.decode()
     assert "slow-a: First slow step" in screen

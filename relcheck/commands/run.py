@@ -220,8 +220,12 @@ def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
     checklist = load_checklist(request.checklist, cwd=cwd)
     interactive = is_interactive(request.interaction.non_interactive) and not request.dry_run
     release, suggested = _release(
-        checklist, request.release, cwd=cwd, placeholder=request.dry_run,
-        interactive=interactive, ui=ui,
+        checklist,
+        request.release,
+        cwd=cwd,
+        placeholder=request.dry_run,
+        interactive=interactive,
+        ui=ui,
     )
     steps, masker = _planned(checklist, release, ui)
     only = _check_ids(steps, request.only, "--only") if request.only else None
