@@ -96,6 +96,16 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
     return created
 
 
+@pytest.fixture
+def origin(repo: Repo, tmp_path: Path) -> Path:
+    """A bare remote named origin that ``repo``'s main tracks."""
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(repo.path, "remote", "add", "origin", str(bare))
+    git(repo.path, "push", "-q", "-u", "origin", "main")
+    return bare
+
+
 Invoke = Callable[..., Result]
 
 

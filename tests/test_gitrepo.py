@@ -10,16 +10,6 @@ from conftest import Repo, git
 from relcheck import gitrepo
 
 
-@pytest.fixture
-def origin(repo: Repo, tmp_path: Path) -> Path:
-    """A bare remote named origin that ``repo``'s main tracks."""
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(repo.path, "remote", "add", "origin", str(bare))
-    git(repo.path, "push", "-q", "-u", "origin", "main")
-    return bare
-
-
 def test_head_and_user_name_still_work(repo: Repo) -> None:
     head = gitrepo.head(repo.path)
     assert head.branch == "main"

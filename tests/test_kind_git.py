@@ -54,16 +54,6 @@ def check(repo: Repo, spec: Any, *, tag: str = "v1.0.0") -> tuple[Outcome, list[
     return KIND.execute(_resolved(spec, repo.path), ctx), lines
 
 
-@pytest.fixture
-def origin(repo: Repo, tmp_path: Path) -> Path:
-    """A bare remote named origin that ``repo``'s main tracks."""
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(repo.path, "remote", "add", "origin", str(bare))
-    git(repo.path, "push", "-q", "-u", "origin", "main")
-    return bare
-
-
 def _push_from_another_clone(origin: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(origin), str(other))

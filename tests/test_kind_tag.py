@@ -54,16 +54,6 @@ def tag_step(
     return KIND.execute(_resolved(spec, repo.path), ctx), lines
 
 
-@pytest.fixture
-def origin(repo: Repo, tmp_path: Path) -> Path:
-    """A bare remote named origin that ``repo``'s main tracks."""
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(repo.path, "remote", "add", "origin", str(bare))
-    git(repo.path, "push", "-q", "-u", "origin", "main")
-    return bare
-
-
 def _tags(where: Path) -> list[str]:
     return git(where, "tag", "--list").split()
 
