@@ -7,7 +7,7 @@ objects and commit text stays data: it is passed to templates, never compiled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from relcheck.model import (
     PASSED,
     RUN_PASSED,
 )
-from relcheck.render import format_duration, format_number
+from relcheck.render import format_duration, format_number, markdown_text
 
 # A change for the worse by more than this (in percent of the previous value) is flagged.
 WORSE_THRESHOLD_PCT = 20.0
@@ -82,6 +82,7 @@ def changelog_context(changelog: Changelog) -> dict[str, Any]:
         "releases": [history_context(release) for release in changelog.releases],
         "unreleased": history_context(changelog.unreleased) if changelog.unreleased else None,
         "links": _links(changelog.links, None),
+        "commit_line": markdown_commit_line,
     }
 
 
@@ -89,10 +90,11 @@ def history_context(history: ReleaseHistory) -> dict[str, Any]:
     """One release's git part: the release, its commits, groups, people and links."""
     links = history.links
     # Each commit is turned into template data once; groups and breaking share it.
-    shown = {commit.sha: _commit(commit, links) for commit in history.commits}
+    shown = {commit.sha: CommitData(commit, links) for commit in history.commits}
 
-    def data(commits: Iterable[Commit]) -> list[dict[str, Any]]:
-        return [shown.get(c.sha) or _commit(c, links) for c in commits]
+    def data(commits: Iterable[Commit]) -> list[CommitData]:
+        # `in`, not `or`: truth-testing a CommitData would build all its data.
+        return [shown[c.sha] if c.sha in shown else CommitData(c, links) for c in commits]
 
     groups = [
         {"title": group.title, "types": list(group.types), "commits": data(group.commits)}
@@ -145,8 +147,71 @@ def _tag(tag: Tag | None) -> dict[str, Any] | None:
     }
 
 
-def _commits(commits: Iterable[Commit], links: Links | None) -> list[dict[str, Any]]:
-    return [_commit(commit, links) for commit in commits]
+def _commits(commits: Iterable[Commit], links: Links | None) -> list[CommitData]:
+    return [CommitData(commit, links) for commit in commits]
+
+
+class CommitData(Mapping[str, Any]):
+    """One commit as template data, built only when a template looks inside it.
+
+    A changelog holds every commit of the history; most are only printed as one
+    line (see :func:`markdown_commit_line`), so building their full data up
+    front was most of the time a changelog took.
+    """
+
+    __slots__ = ("_data", "commit", "links")
+
+    def __init__(self, commit: Commit, links: Links | None) -> None:
+        self.commit = commit
+        self.links = links
+        self._data: dict[str, Any] | None = None
+
+    def _full(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = _commit(self.commit, self.links)
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._full()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._full())
+
+    def __len__(self) -> int:
+        return len(self._full())
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def markdown_commit_line(data: Mapping[str, Any]) -> str:
+    """``- **scope:** title (**breaking**) ([#12](url), [`abc1234`](url))`` for one commit."""
+    if isinstance(data, CommitData):
+        commit, links = data.commit, data.links
+        scope, title, breaking, short = (
+            commit.scope,
+            commit.description or commit.subject,
+            commit.breaking,
+            commit.short,
+        )
+        url = _safe_url(links.commit(commit.sha)) if links else None
+        prs = [
+            (n, _safe_url(links.pull_request(n)) if links else None) for n in commit.pull_requests
+        ]
+    else:
+        scope, title, breaking, short = (
+            data["scope"],
+            data["title"],
+            data["breaking"],
+            data["short"],
+        )
+        url = data["url"]
+        prs = [(pr["number"], pr["url"]) for pr in data["pull_requests"]]
+    head = f"**{markdown_text(scope)}:** " if scope else ""
+    mark = " (**breaking**)" if breaking else ""
+    refs = [f"[#{n}]({u})" if u else f"#{n}" for n, u in prs]
+    refs.append(f"[`{short}`]({url})" if url else f"`{short}`")
+    return f"- {head}{markdown_text(title)}{mark} ({', '.join(refs)})"
 
 
 def _commit(commit: Commit, links: Links | None) -> dict[str, Any]:
