@@ -159,6 +159,7 @@ class ReleaseHistory:
     bots: tuple[Person, ...]
     links: Links | None = None
     compare_url: str | None = None
+    tagged: bool = False  # the release tag exists (on the release commit)
 
 
 @dataclass(frozen=True)
@@ -627,6 +628,7 @@ def read_release(
         commits=[c for c in log.commits if c is not None],
         options=options,
         links=_links(root),
+        tagged=existing is not None,
     )
 
 
@@ -727,9 +729,12 @@ def _release(
     commits: Sequence[Commit],
     options: NotesOptions,
     links: Links | None,
+    tagged: bool = True,
 ) -> ReleaseHistory:
     people, bots = contributors(commits)
-    compare = links.compare(previous.name, tag or commit) if links and previous else None
+    # A tag that does not exist yet cannot be compared with: the commit can.
+    newer = tag if tag and tagged else commit
+    compare = links.compare(previous.name, newer) if links and previous else None
     return ReleaseHistory(
         version=version,
         tag=tag,
@@ -743,6 +748,7 @@ def _release(
         bots=bots,
         links=links,
         compare_url=compare,
+        tagged=tagged and tag is not None,
     )
 
 

@@ -132,6 +132,7 @@ def _release(history: ReleaseHistory, run: RunRecord | None = None) -> dict[str,
         "datetime": when,
         "previous": _tag(history.previous),
         "compare_url": _safe_url(history.compare_url),
+        "tagged": history.tagged,
     }
 
 

@@ -486,13 +486,20 @@ def test_links_and_compare_url_come_from_origin(history: History) -> None:
     history.git("remote", "add", "origin", "https://bot:ghp_SECRET@github.com/octo/app.git")
     release = _release(history, version="1.0.1")
     assert release.links == Links("https://github.com/octo/app", "github")
-    assert release.compare_url == "https://github.com/octo/app/compare/v1.0.0...v1.0.1"
+    # v1.0.1 does not exist yet, so the comparison ends at the commit...
+    assert release.compare_url == f"https://github.com/octo/app/compare/v1.0.0...{release.commit}"
     assert "SECRET" not in repr(release)
+    history.tag("v1.0.1")
+    tagged = _release(history, version="1.0.1")
+    # ...and at the tag once it is there.
+    assert tagged.compare_url == "https://github.com/octo/app/compare/v1.0.0...v1.0.1"
+    assert tagged.tagged and not release.tagged
+    history.commit("fix: three")
     history.git("remote", "set-url", "origin", "git@gitlab.com:team/sub/app.git")
     untagged = _release(history)
     assert untagged.links is not None
     assert untagged.compare_url == (
-        f"https://gitlab.com/team/sub/app/-/compare/v1.0.0...{untagged.commit}"
+        f"https://gitlab.com/team/sub/app/-/compare/v1.0.1...{untagged.commit}"
     )
     history.git("remote", "set-url", "origin", "https://git.example.com/app.git")
     assert _release(history).links is None

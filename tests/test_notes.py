@@ -625,3 +625,15 @@ def test_a_remote_url_cannot_smuggle_a_link_into_the_note(repo: Repo, relcheck: 
     git(repo.path, "remote", "add", "origin", "https://github.com/o/x) [y](javascript:alert(1)")
     note = relcheck("notes", "--no-run").output
     assert "](javascript:" not in note
+
+
+def test_a_note_before_the_tag_exists_says_prepared(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist("version: 1\nsteps:\n  - id: a\n    run: exit 1\n    rollback: none\n")
+    repo.commit("feat: first")
+    git(repo.path, "tag", "-a", "v0.1.0", "-m", "0.1.0")
+    repo.commit("fix: second")
+    relcheck("run", "--release", "0.1.1", code=1)
+    note = relcheck("notes").output
+    assert "Prepared " in note and "Released " not in note
+    git(repo.path, "tag", "-a", "v0.1.1", "-m", "0.1.1")
+    assert "Released " in relcheck("notes").output
