@@ -327,18 +327,22 @@ class _CommitFields:
     trailers: tuple[tuple[str, str], ...]
 
 
+_BREAKING_LINE = re.compile(r"^BREAKING[ -]CHANGE: *(.+)$", re.MULTILINE)
+
+
 def _footers(body: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """The trailers of the last paragraph, and every BREAKING CHANGE note in the body."""
     paragraphs = body.split("\n\n")
     trailers = _trailers(paragraphs[-1])
-    notes = [value.strip() for key, value in trailers if key in _BREAKING_KEYS]
+    notes: list[str] = []
     if "BREAKING" in body:
-        # A note written as its own paragraph, before other footers, counts too.
-        for paragraph in paragraphs[:-1] if trailers else paragraphs:
-            for key, value in _trailers(paragraph.strip()):
-                if key in _BREAKING_KEYS and value.strip():
-                    notes.append(value.strip())
-    return tuple(trailers), tuple(dict.fromkeys(note for note in notes if note))
+        # Notes in the order written: footer paragraphs (values may run on over
+        # several lines), and, as other tools accept, a BREAKING CHANGE line
+        # that follows prose without a blank line.
+        for paragraph in paragraphs:
+            found = [v for k, v in _trailers(paragraph.strip()) if k in _BREAKING_KEYS]
+            notes += found or [m[1] for m in _BREAKING_LINE.finditer(paragraph)]
+    return tuple(trailers), tuple(dict.fromkeys(n.strip() for n in notes if n.strip()))
 
 
 def _trailers(paragraph: str) -> list[tuple[str, str]]:

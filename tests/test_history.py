@@ -680,3 +680,25 @@ def test_log_records_across_many_reads_arrive_whole(tmp_path: Path) -> None:
     assert subjects == [f"fix: change {number}" for number in range(3000, 0, -1)]
     assert all(len(sha) == 40 for sha in values[0::3])
     assert [len(body.strip()) for body in values[2::3]][:3] == [3000 % 700, 2999 % 700, 2998 % 700]
+
+
+def test_breaking_notes_are_found_after_prose_and_kept_in_order() -> None:
+    from relcheck.history import parse_commit
+
+    author = Person("A", "a@example.com")
+    inline = parse_commit(
+        "a" * 40,
+        (),
+        author,
+        "2026-01-01T00:00:00+00:00",
+        "fix: a\n\nSome explanation.\nBREAKING CHANGE: x is gone",
+    )
+    assert inline.breaking and inline.breaking_notes == ("x is gone",)
+    two = parse_commit(
+        "b" * 40,
+        (),
+        author,
+        "2026-01-01T00:00:00+00:00",
+        "feat: b\n\nBREAKING CHANGE: first\n\nBREAKING CHANGE: second",
+    )
+    assert two.breaking_notes == ("first", "second")
