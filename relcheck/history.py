@@ -715,6 +715,10 @@ def _from_tag(root: Path, from_ref: str, tags: Sequence[Tag], pattern: TagPatter
             return tag
     commit = _resolve(root, from_ref, "--from")
     text = pattern.version_of(from_ref)
+    if gitrepo.resolve_commit(root, f"refs/tags/{from_ref}") is None:
+        # Not a tag (HEAD~3, a branch): name it by its commit, which links and
+        # compares stay right for however the ref moves later.
+        return Tag(commit[:12], commit, "", None)
     return Tag(from_ref, commit, "", text if text and parse_version(text) else None)
 
 

@@ -403,7 +403,7 @@ def test_from_ref_overrides_the_previous_tag(history: History) -> None:
     release = _release(history, from_ref=start)
     assert _subjects(release.commits) == ["fix: three"]
     assert release.previous is not None
-    assert (release.previous.name, release.previous.commit) == (start, start)
+    assert (release.previous.name, release.previous.commit) == (start[:12], start)
     tagged = _release(history, from_ref="v1.0.0")
     assert tagged.previous is not None and tagged.previous.date  # a tag keeps its date
     assert _subjects(tagged.commits) == ["fix: three", "fix: two"]

@@ -637,3 +637,16 @@ def test_a_note_before_the_tag_exists_says_prepared(repo: Repo, relcheck: Invoke
     assert "Prepared " in note and "Released " not in note
     git(repo.path, "tag", "-a", "v0.1.1", "-m", "0.1.1")
     assert "Released " in relcheck("notes").output
+
+
+def test_from_a_ref_that_is_not_a_tag_compares_from_its_commit(
+    repo: Repo, relcheck: Invoke
+) -> None:
+    git(repo.path, "remote", "add", "origin", "https://github.com/octo/app.git")
+    repo.commit("feat: one")
+    start = git(repo.path, "rev-parse", "HEAD")
+    repo.commit("fix: two")
+    note = relcheck("notes", "--no-run", "--from", "HEAD~1").output
+    assert "HEAD~1" not in note
+    assert f"/compare/{start[:12]}..." in note
+    assert "two" in note and "one" not in note.split("## ")[-1]
