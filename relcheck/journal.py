@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from relcheck.errors import RecordError, RunLockedError
+from relcheck.files import write_atomic
 from relcheck.gitrepo import find_root
 from relcheck.model import (
     FAILED,
@@ -47,7 +48,7 @@ def state_dir(cwd: Path, *, create: bool = True) -> Path:
         folder.mkdir(exist_ok=True)
         ignore = folder / ".gitignore"
         if not ignore.exists():
-            _write_atomic(ignore, "*\n")
+            write_atomic(ignore, "*\n")
     except OSError as exc:
         raise RecordError(
             f"cannot use {folder} for run records ({exc.strerror or exc}); expected a writable "
@@ -55,12 +56,6 @@ def state_dir(cwd: Path, *, create: bool = True) -> Path:
             retry_safe=True,
         ) from None
     return folder
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def new_run_id() -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from relcheck.errors import EXIT_OK, UsageError
+from relcheck.files import write_atomic
 from relcheck.kinds import KINDS
 from relcheck.kinds.base import ResolvedStep
 from relcheck.model import Checklist, Release
@@ -36,9 +36,7 @@ def init(name: str, *, force: bool, cwd: Path, ui: UI) -> int:
     target = cwd / DEFAULT_NAME
     if target.exists() and not force:
         raise UsageError(f"{target} already exists; pass --force to overwrite it")
-    tmp = target.with_name(f".{DEFAULT_NAME}.tmp")
-    shutil.copyfile(builtins[name], tmp)
-    os.replace(tmp, target)
+    write_atomic(target, builtins[name].read_text(encoding="utf-8"))
     ui.stream.write(
         f"Wrote {target} from the built-in {name!r}. Check it with "
         "`relcheck validate`, preview it with `relcheck plan`.\n"
@@ -247,8 +245,6 @@ def runbook(
     if output is None:
         ui.stream.write(text)
     else:
-        tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, output)
+        write_atomic(output, text)
         ui.stream.write(f"Wrote {output}\n")
     return EXIT_OK

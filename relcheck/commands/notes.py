@@ -9,6 +9,7 @@ from typing import Any
 
 from relcheck import gitrepo
 from relcheck.errors import EXIT_OK, RecordError, UsageError
+from relcheck.files import write_atomic
 from relcheck.history import DEFAULT_GROUPS, GroupSpec, NotesOptions
 from relcheck.journal import RunRecord, find_run, list_runs, replay
 from relcheck.model import DEFAULT_TAG_TEMPLATE, Checklist
@@ -79,7 +80,6 @@ def changelog(*, output: Path | None, unreleased: bool, cwd: Path, ui: UI) -> in
 
 def tag_context(checklist: Checklist | None) -> dict[str, Any]:
     """What the tag template may name besides the version, as ``run`` renders it."""
-    import os
 
     return {"vars": dict(checklist.vars) if checklist else {}, "env": dict(os.environ)}
 
@@ -95,20 +95,6 @@ def notes_options(checklist: Checklist | None) -> NotesOptions:
         else DEFAULT_GROUPS
     )
     return NotesOptions(groups=groups, include_merges=settings.merges, bots=tuple(settings.bots))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file whole or not at all: a temp file in the same folder, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(
-            f"cannot write {path} ({exc.strerror or exc}); expected a writable folder there",
-            retry_safe=True,
-        ) from None
 
 
 def _git_root(cwd: Path) -> Path:

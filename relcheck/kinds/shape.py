@@ -38,14 +38,14 @@ Shape snapshots (``expect.shape``)
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 from typing import Any
+
+from relcheck.files import write_atomic
 
 SNAPSHOT_FORMAT = 1
 SCALAR_TYPES = ("string", "integer", "number", "boolean", "null", "any")
@@ -245,18 +245,8 @@ def snapshot_text(shape: Shape, *, step_id: str) -> str:
 
 
 def write_snapshot(path: Path, shape: Shape, *, step_id: str) -> None:
-    """Write atomically: a temp file in the same folder, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(snapshot_text(shape, step_id=step_id))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Write the snapshot whole or not at all."""
+    write_atomic(path, snapshot_text(shape, step_id=step_id))
 
 
 def read_snapshot(path: Path, *, shown_as: str) -> Shape:
