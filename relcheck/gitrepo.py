@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import threading
@@ -439,12 +440,20 @@ def _records(
 
 def _drain(stream: Any, chunks: queue.SimpleQueue[bytes | None]) -> None:
     try:
-        for chunk in iter(lambda: stream.read1(_PIPE_SIZE), b""):
+        descriptor = stream.fileno()
+        while chunk := os.read(descriptor, _PIPE_SIZE):
             chunks.put(chunk)
+            if len(chunk) < _PIPE_SIZE // 4:
+                # Let the pipe fill: a reader waiting on every small write wakes
+                # both processes thousands of times, which costs more than parsing.
+                time.sleep(_REFILL_S)
     except (OSError, ValueError):
         pass  # the process was stopped; the reader of ``chunks`` reports why
     finally:
         chunks.put(None)
+
+
+_REFILL_S = 0.005
 
 
 def _finish(process: subprocess.Popen[bytes], *, leftover: bool) -> None:

@@ -7,7 +7,6 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -170,40 +169,43 @@ _ALIASES = {
 }
 
 
-def _ask(prompt: Callable[[], object]) -> object:
-    """Ctrl-C or a closed terminal at a prompt interrupts the run (click says Abort)."""
-    import click
+def _read_line(prompt: str) -> str:
+    """One line from the terminal, waiting in short slices.
 
-    try:
-        return prompt()
-    except click.Abort:
-        raise KeyboardInterrupt from None
+    A plain blocking read can miss a Ctrl-C that lands between the prompt being
+    printed and the read starting (Python only acts on a signal between
+    instructions); waiting in slices returns to Python often enough to act on
+    it. End of input (a closed terminal) counts as Ctrl-C: the run is saved.
+    """
+    import select
+
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    while not select.select([sys.stdin], [], [], 0.2)[0]:
+        pass
+    line = sys.stdin.readline()
+    if not line:
+        raise KeyboardInterrupt
+    return line.rstrip("\r\n")
 
 
 class TerminalPrompter:
-    """Asks a person at the terminal (click prompts)."""
+    """Asks a person at the terminal."""
 
     def choice(self, question: str, choices: tuple[str, ...], default: str) -> str:
-        import click
-
-        def pick(value: str) -> str:
-            answer = _ALIASES.get(value.strip().lower(), value.strip().lower())
-            matches = [c for c in choices if c == answer or c.startswith(answer)] if answer else []
-            if len(matches) != 1:
-                raise click.UsageError(f"please answer one of: {', '.join(choices)}")
-            return matches[0]
-
-        shown = f"{question} [{'/'.join(choices)}]"
-        return str(_ask(lambda: click.prompt(shown, default=default, value_proc=pick)))
+        while True:
+            value = _read_line(f"{question} [{'/'.join(choices)}] ({default}): ").strip().lower()
+            alias = _ALIASES.get(value)
+            answer = (alias if alias in choices else value) if value else default
+            matches = [c for c in choices if c == answer or c.startswith(answer)]
+            if len(matches) == 1:
+                return matches[0]
+            sys.stdout.write(f"Error: please answer one of: {', '.join(choices)}\n")
 
     def text(self, question: str, default: str = "") -> str:
-        import click
-
-        return str(
-            _ask(lambda: click.prompt(question, default=default, show_default=bool(default)))
-        ).strip()
+        shown = f"{question} [{default}]: " if default else f"{question}: "
+        return _read_line(shown).strip() or default
 
     def show(self, text: str) -> None:
-        import click
-
-        click.echo(text)
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
