@@ -6,7 +6,6 @@ import json
 import os
 import secrets as _random
 import socket
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -520,7 +519,3 @@ def iter_tail(path: Path, limit: int = 4000) -> Iterator[str]:
         handle.seek(max(0, size - limit))
         text = handle.read().decode("utf-8", errors="replace")
     yield from text.splitlines()
-
-
-def monotonic() -> float:
-    return time.monotonic()

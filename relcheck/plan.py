@@ -11,7 +11,7 @@ from typing import Any
 from relcheck.errors import ConfigError, Problem, UsageError
 from relcheck.kinds import KINDS
 from relcheck.kinds.base import ResolvedStep
-from relcheck.model import NO_ROLLBACK, Checklist, Release, Step
+from relcheck.model import Checklist, Release, Step
 from relcheck.render import TemplateProblem, evaluate_expression, render_string
 from relcheck.secrets import MASK, Masker, key_looks_secret, secret_names
 
@@ -230,14 +230,6 @@ def _skip_reason(
         problems.append(_problem(checklist, step, f"steps[{index}].when", exc))
         return None
     return f"when: {when.strip()} is false"
-
-
-def rollback_is_given(rollback: str | None) -> bool:
-    return rollback is not None and rollback.strip() != ""
-
-
-def rollback_is_none(rollback: str | None) -> bool:
-    return rollback is not None and rollback.strip().lower() == NO_ROLLBACK
 
 
 @dataclass(frozen=True)

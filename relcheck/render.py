@@ -103,14 +103,6 @@ def evaluate_expression(expression: str, context: Mapping[str, Any]) -> Any:
         raise TemplateProblem(exc.message or str(exc)) from None
 
 
-def render_template(name: str, context: Mapping[str, Any]) -> str:
-    """Render a built-in template from ``templates/`` by file name (plain text, no escaping)."""
-    try:
-        return render_document(name, context)
-    except TemplateFailed as exc:
-        raise TemplateProblem(exc.message, exc.line) from None
-
-
 # ---------------------------------------------------------------- documents
 
 BUILTIN_PREFIX = "builtin/"
