@@ -16,6 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from relcheck.cli import cli
+from relcheck.kinds.base import ResolvedStep
+from relcheck.model import Step
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Captain",
@@ -104,6 +106,31 @@ def origin(repo: Repo, tmp_path: Path) -> Path:
     git(repo.path, "remote", "add", "origin", str(bare))
     git(repo.path, "push", "-q", "-u", "origin", "main")
     return bare
+
+
+def resolved_step(
+    kind: str,
+    spec: Any,
+    cwd: Path,
+    *,
+    timeout: float = 600.0,
+    expected: str = "",
+    shown: str = "",
+) -> ResolvedStep:
+    """A step as the plan hands it to a kind, for tests that call ``execute`` directly."""
+    step = Step(id=kind, title=kind, kind=kind, spec=spec, timeout=timeout)
+    return ResolvedStep(
+        step=step,
+        spec=spec,
+        shown=shown,
+        owner=None,
+        expected=expected,
+        rollback=None,
+        env={},
+        timeout=timeout,
+        cwd=cwd,
+        shell="/bin/sh",
+    )
 
 
 Invoke = Callable[..., Result]

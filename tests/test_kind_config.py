@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Invoke, Repo
+from conftest import Invoke, Repo, resolved_step
 
 from relcheck.kinds import KINDS
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
@@ -29,11 +28,6 @@ class Evidence:
         self.ctx = StepContext(
             output=self.chunks.append,
             captured_output=self.text,
-            on_process_start=lambda pgid: None,
-            cancel=threading.Event(),
-            prompter=None,
-            answer=None,
-            answers_file=None,
             base_dir=base,
         )
 
@@ -49,18 +43,9 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def resolved(spec: dict[str, Any], cwd: Path) -> ResolvedStep:
-    step = Step(id="cfg", title="cfg", kind="config", spec=spec)
-    return ResolvedStep(
-        step=step,
-        spec=spec,
-        shown=json.dumps(spec),
-        owner=None,
-        expected=KIND.default_expected(step),
-        rollback=None,
-        env={},
-        timeout=60.0,
-        cwd=cwd,
-        shell="/bin/sh",
+    expected = KIND.default_expected(Step(id="cfg", title="cfg", kind="config", spec=spec))
+    return resolved_step(
+        "config", spec, cwd, timeout=60.0, expected=expected, shown=json.dumps(spec)
     )
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Invoke, Repo, git
+from conftest import Invoke, Repo, git, resolved_step
 
 from relcheck import gitrepo
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
@@ -20,19 +19,7 @@ ONLY_CLEAN = {"in_sync": False, "tag_absent": False}
 
 
 def _resolved(spec: Any, cwd: Path) -> ResolvedStep:
-    step = Step(id="repo", title="repo", kind="git", spec=spec)
-    return ResolvedStep(
-        step=step,
-        spec=spec,
-        shown="",
-        owner=None,
-        expected="",
-        rollback=None,
-        env={},
-        timeout=600.0,
-        cwd=cwd,
-        shell="/bin/sh",
-    )
+    return resolved_step("git", spec, cwd)
 
 
 def check(repo: Repo, spec: Any, *, tag: str = "v1.0.0") -> tuple[Outcome, list[str]]:
@@ -42,11 +29,6 @@ def check(repo: Repo, spec: Any, *, tag: str = "v1.0.0") -> tuple[Outcome, list[
     ctx = StepContext(
         output=lambda data: lines.append(data.decode()),
         captured_output=lambda: "".join(lines),
-        on_process_start=lambda pid: None,
-        cancel=threading.Event(),
-        prompter=None,
-        answer=None,
-        answers_file=None,
         release=Release(version="1.0.0", tag=tag, commit=head, branch="main"),
         base_dir=repo.path,
         repo_root=repo.path,
@@ -306,11 +288,6 @@ def test_outside_a_repository_the_step_fails(tmp_path: Path) -> None:
     ctx = StepContext(
         output=lambda data: None,
         captured_output=lambda: "",
-        on_process_start=lambda pid: None,
-        cancel=threading.Event(),
-        prompter=None,
-        answer=None,
-        answers_file=None,
     )
     outcome = KIND.execute(_resolved({}, lonely), ctx)
     assert outcome.status == FAILED

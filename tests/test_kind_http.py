@@ -170,11 +170,7 @@ def execute(
     ctx = StepContext(
         output=output,
         captured_output=lambda: log.decode(),
-        on_process_start=lambda pgid: None,
         cancel=cancel,
-        prompter=None,
-        answer=None,
-        answers_file=None,
         base_dir=tmp_path,
         update_snapshots=update,
     )

@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Invoke, Repo, git
+from conftest import Invoke, Repo, git, resolved_step
 
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
 from relcheck.kinds.tag import TagKind
-from relcheck.model import FAILED, PASSED, Release, Step
+from relcheck.model import FAILED, PASSED, Release
 
 KIND = TagKind()
 
 
 def _resolved(spec: Any, cwd: Path, *, timeout: float | None = None) -> ResolvedStep:
-    step = Step(id="tag", title="tag", kind="tag", spec=spec, timeout=timeout)
-    return ResolvedStep(
-        step=step,
-        spec=spec,
-        shown="",
-        owner=None,
-        expected="",
-        rollback=None,
-        env={},
-        timeout=timeout or 600.0,
-        cwd=cwd,
-        shell="/bin/sh",
-    )
+    return resolved_step("tag", spec, cwd, timeout=timeout or 600.0)
 
 
 def tag_step(
@@ -42,11 +29,6 @@ def tag_step(
     ctx = StepContext(
         output=lambda data: lines.append(data.decode()),
         captured_output=lambda: "".join(lines),
-        on_process_start=lambda pid: None,
-        cancel=threading.Event(),
-        prompter=None,
-        answer=None,
-        answers_file=None,
         release=Release(version=version, tag=f"v{version}", commit=started_on, branch="main"),
         base_dir=repo.path,
         repo_root=repo.path,
@@ -116,11 +98,6 @@ def test_a_run_started_before_the_first_commit_has_nothing_to_tag(repo: Repo) ->
     ctx = StepContext(
         output=lambda data: lines.append(data.decode()),
         captured_output=lambda: "",
-        on_process_start=lambda pid: None,
-        cancel=threading.Event(),
-        prompter=None,
-        answer=None,
-        answers_file=None,
         release=Release("1.0.0", "v1.0.0", None, "main"),
         repo_root=repo.path,
     )

@@ -75,11 +75,11 @@ class StepContext:
 
     output: Callable[[bytes], None]
     captured_output: Callable[[], str]
-    on_process_start: Callable[[int], None]
-    cancel: threading.Event
-    prompter: Prompter | None
-    answer: Mapping[str, Any] | None
-    answers_file: str | None
+    on_process_start: Callable[[int], None] = field(default=lambda pgid: None)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    prompter: Prompter | None = None  # None: nobody to ask (answers come from a file)
+    answer: Mapping[str, Any] | None = None
+    answers_file: str | None = None
     release: Release | None = None
     base_dir: Path = field(default_factory=Path.cwd)
     repo_root: Path | None = None
