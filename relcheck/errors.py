@@ -78,6 +78,12 @@ class StepFailed(RelcheckError):
     exit_code = EXIT_FAILED
 
 
+class PublishError(RelcheckError):
+    """Publishing a release failed or was refused; re-running ``relcheck publish`` is safe."""
+
+    exit_code = EXIT_FAILED
+
+
 class Interrupted(RelcheckError):
     """The user pressed Ctrl-C; whatever was running has been stopped and saved."""
 

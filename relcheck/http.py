@@ -145,10 +145,13 @@ def request(
     session: requests.Session | None = None,
     max_bytes: int = MAX_BODY_BYTES,
     cancel: threading.Event | None = None,
+    follow_redirects: bool = True,
 ) -> HttpResponse:
     """Send one request and read the whole response within ``timeout`` seconds.
 
     Raises HttpFailure when no complete response came; any status is a response.
+    ``follow_redirects=False`` returns a redirect as it is (requests would carry
+    custom credential headers such as ``PRIVATE-TOKEN`` to another host).
     """
     _check_url(url)
     _check_headers(headers or {})
@@ -170,6 +173,7 @@ def request(
                     timeout=timeout,
                     started=started,
                     max_bytes=max_bytes,
+                    follow_redirects=follow_redirects,
                 )
             )
         except BaseException as exc:  # handed to the caller's thread below
@@ -264,9 +268,16 @@ def _send(
     timeout: float,
     started: float,
     max_bytes: int,
+    follow_redirects: bool = True,
 ) -> HttpResponse:
     with session.request(
-        method, url, headers=headers, data=data, timeout=timeout, stream=True, allow_redirects=True
+        method,
+        url,
+        headers=headers,
+        data=data,
+        timeout=timeout,
+        stream=True,
+        allow_redirects=follow_redirects,
     ) as response:
         body = _read_body(response, deadline=started + timeout, timeout=timeout, limit=max_bytes)
         elapsed_ms = (time.perf_counter() - started) * 1000.0

@@ -355,7 +355,7 @@ def test_unknown_kind_like_key_suggests_run(tmp_path: Path, alias: str) -> None:
     text = f"version: 1\nsteps:\n  - id: a\n    {alias}: make\n    rollback: none\n"
     assert _errors(tmp_path, text) == [
         "relcheck.yaml:3:5: steps[0]: the step has no kind; expected exactly one of: "
-        "run, manual, http, config, git, tag",
+        "run, manual, http, config, git, tag, ci",
         f"relcheck.yaml:4:5: steps[0].{alias}: unknown key; did you mean 'run'?",
     ]
 
@@ -377,7 +377,7 @@ def test_depends_on_suggests_needs(tmp_path: Path) -> None:
 
 def test_unknown_key_without_a_match_lists_the_keys(tmp_path: Path) -> None:
     assert _errors(tmp_path, MINIMAL + "    zzz: [a]\n") == [
-        "relcheck.yaml:6:5: steps[0].zzz: unknown key; expected one of: config, cwd, "
+        "relcheck.yaml:6:5: steps[0].zzz: unknown key; expected one of: ci, config, cwd, "
         "description, env, expect, expected, git, http, id, manual, needs, owner, required, "
         "retries, retry_delay, rollback, run, tag, timeout, title, when"
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from relcheck.kinds.base import StepKind
+from relcheck.kinds.ci import CiKind
 from relcheck.kinds.config import ConfigKind
 from relcheck.kinds.git import GitKind
 from relcheck.kinds.http import HttpKind
@@ -17,6 +18,7 @@ KINDS: dict[str, StepKind] = {
     "config": ConfigKind(),
     "git": GitKind(),
     "tag": TagKind(),
+    "ci": CiKind(),
 }
 
 __all__ = ["KINDS", "StepKind"]
