@@ -384,13 +384,18 @@ def log_fields(
     return values
 
 
+# Into a pipe git writes each log record as it is made (100,000 writes for as many
+# commits), which costs it a third more time; buffered, it writes in large blocks.
+_BUFFERED = {"GIT_FLUSH": "0"}
+
+
 def _start(root: Path, args: Sequence[str]) -> Any:
     """``git ARGS`` started through GitPython, its output not read yet."""
     import git
 
     command, *rest = args
     try:
-        handle = getattr(_repo(root).git, command)(*rest, as_process=True)
+        handle = getattr(_repo(root).git, command)(*rest, as_process=True, env=_BUFFERED)
     except git.GitCommandNotFound:
         raise GitError("git failed: is git installed and on PATH?", retry_safe=True) from None
     _widen_pipe(handle.proc)
@@ -474,3 +479,79 @@ def remote_url(root: Path, name: str = "origin") -> str | None:
     """The fetch URL of remote ``name`` (``insteadOf`` applied), or None without that remote."""
     code, out, _ = _git_status(root, "remote", "get-url", "--", name)
     return out.strip() or None if code == 0 else None
+
+
+# -- refs and notes exchanged with a remote -------------------------------------------
+
+# A remote on a slow link can take a while; this only stops a hung one.
+NETWORK_TIMEOUT_S = 60.0
+
+
+def remote_ref(
+    root: Path, remote: str, ref: str, *, timeout: float = NETWORK_TIMEOUT_S
+) -> str | None:
+    """The object ``ref`` names on ``remote`` (asked over the network), or None without it."""
+    out = _git(root, "ls-remote", "--refs", remote, ref, timeout=timeout, network=True)
+    for line in out.splitlines():
+        sha, _, name = line.partition("\t")
+        if name.strip() == ref:
+            return sha.strip()
+    return None
+
+
+def fetch_ref(
+    root: Path, remote: str, ref: str, into: str, *, timeout: float = NETWORK_TIMEOUT_S
+) -> None:
+    """Fetch ``ref`` of ``remote`` into the local ref ``into`` (replacing what it held)."""
+    refspec = f"+{ref}:{into}"
+    _git(root, "fetch", "--quiet", "--no-tags", remote, refspec, timeout=timeout, network=True)
+
+
+def set_ref(root: Path, ref: str, target: str | None) -> None:
+    """Point ``ref`` at ``target``, or delete it (if it exists) when ``target`` is None."""
+    if target is None:
+        _git_status(root, "update-ref", "-d", ref)
+    else:
+        _git(root, "update-ref", ref, target)
+
+
+def note_blobs(root: Path, notes_commit: str) -> dict[str, str]:
+    """Annotated object -> note blob, for every note in a notes commit (any fan-out)."""
+    found: dict[str, str] = {}
+    for entry in _git(root, "ls-tree", "-r", "-z", notes_commit).split("\0"):
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        name = path.replace("/", "")
+        if len(fields) == 3 and fields[1] == "blob" and len(name) in (40, 64):
+            found[name.lower()] = fields[2]
+    return found
+
+
+def read_blob(root: Path, blob: str) -> str:
+    return _git(root, "cat-file", "blob", blob)
+
+
+def write_note(root: Path, ref: str, commit: str, text_file: Path) -> None:
+    """Replace the note on ``commit`` under the notes ref ``ref`` with a file's text."""
+    _git(root, "notes", f"--ref={ref}", "add", "--force", f"--file={text_file}", commit)
+
+
+@dataclass(frozen=True)
+class Push:
+    """How a push ended: ``refused`` holds git's reason when the remote turned it down
+    (someone pushed first, or it could not lock the ref): fetch, merge and try again."""
+
+    refused: str | None
+
+
+def push_ref(root: Path, remote: str, ref: str, *, timeout: float = NETWORK_TIMEOUT_S) -> Push:
+    """Push ``ref`` to the same name on ``remote``, fast-forward only."""
+    args = ("push", "--porcelain", remote, f"{ref}:{ref}")
+    code, out, err = _git_status(root, *args, timeout=timeout, network=True)
+    if code == 0:
+        return Push(None)
+    for line in out.splitlines():
+        flag, _, rest = line.partition("\t")
+        if flag == "!":
+            return Push(rest.rpartition("\t")[2].strip() or "rejected")
+    raise GitError(_failure_text(args, err), retry_safe=True)

@@ -6,7 +6,7 @@ import json
 import os
 import secrets as _random
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,13 +64,16 @@ def new_run_id() -> str:
 
 
 class Journal:
-    """One run's append-only event log; every line is masked, flushed and fsynced."""
+    """One run's append-only event log; every line is masked, flushed and (but for what a
+    reboot makes moot, like a step's process id) synced to disk."""
 
     def __init__(self, folder: Path, masker: Masker) -> None:
         self.folder = folder
         self.path = folder / JOURNAL
         self._masker = masker
         self._file: IO[str] | None = None
+        self._seq: int | None = None
+        self._unsynced = False
 
     @classmethod
     def create(cls, runs_dir: Path, run_id: str, masker: Masker) -> Journal:
@@ -78,17 +81,51 @@ class Journal:
         (folder / "logs").mkdir(parents=True, exist_ok=False)
         return cls(folder, masker)
 
-    def append(self, event: Mapping[str, Any]) -> dict[str, Any]:
+    def append(self, event: Mapping[str, Any], *, durable: bool = True) -> dict[str, Any]:
+        """Add ``event``; it is synced to disk unless ``durable`` is False (see ``_write``)."""
         masked = self._masker.mask_value(dict(event))
-        record = {"event": event["event"], "at": now_iso(), **masked}
-        line = json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n"
+        # ``id`` makes a union of two copies of the journal (see relcheck.team) lose
+        # nothing and repeat nothing; ``seq`` orders it: one more than any event seen.
+        record = {
+            "event": event["event"],
+            "at": now_iso(),
+            "id": _random.token_hex(8),
+            "seq": self._next_seq(),
+            **masked,
+        }
+        self._write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n", durable=durable)
+        return record
+
+    def extend(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Add events recorded in another clone as they are (their id, time and seq kept)."""
+        self._seq = None
+        self._write("".join(json.dumps(dict(e), ensure_ascii=False) + "\n" for e in events))
+
+    def _next_seq(self) -> int:
+        if self._seq is None:
+            self._seq = last_seq(read_events(self.path)) if self.path.exists() else 0
+        self._seq += 1
+        return self._seq
+
+    def _write(self, lines: str, *, durable: bool = True) -> None:
+        """Flushed, the lines survive relcheck being killed; synced (``durable``), a power
+        loss too."""
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             self._repair_torn_tail()
-        self._file.write(line)
+        self._file.write(lines)
         self._file.flush()
-        os.fsync(self._file.fileno())
-        return record
+        self._unsynced = True
+        if durable:
+            self.sync()
+
+    def sync(self) -> None:
+        """Make every line written so far survive a power loss (fdatasync: the data and
+        the file's size, not its times); lines written with ``durable=False`` wait for
+        this, or for the next durable line, which syncs them too."""
+        if self._file is not None and self._unsynced:
+            _sync_data(self._file.fileno())
+            self._unsynced = False
 
     def _repair_torn_tail(self) -> None:
         # A crash can leave a half-written last line; start ours on a fresh one.
@@ -103,11 +140,15 @@ class Journal:
 
     def close(self) -> None:
         if self._file is not None:
+            self.sync()
             self._file.close()
             self._file = None
 
     def events(self) -> list[dict[str, Any]]:
         return read_events(self.path)
+
+
+_sync_data = getattr(os, "fdatasync", os.fsync)
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -127,6 +168,32 @@ def read_events(path: Path) -> list[dict[str, Any]]:
         if isinstance(event, dict) and isinstance(event.get("event"), str):
             events.append(event)
     return events
+
+
+def event_seq(event: Mapping[str, Any], index: int) -> int:
+    """An event's place in replay order; lines written before events had a ``seq``
+    count by their place in the file."""
+    seq = event.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else index + 1
+
+
+def last_seq(events: Sequence[Mapping[str, Any]]) -> int:
+    return max((event_seq(event, index) for index, event in enumerate(events)), default=0)
+
+
+def in_order(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events in replay order: by seq, then time, then id. Two clones holding the same
+    events (merged by ``relcheck sync``) replay them alike; events written in one clone
+    keep the order they were written in."""
+    keyed = sorted(
+        enumerate(events),
+        key=lambda item: (
+            event_seq(item[1], item[0]),
+            str(item[1].get("at", "")),
+            str(item[1].get("id", "")),
+        ),
+    )
+    return [event for _, event in keyed]
 
 
 # ---------------------------------------------------------------- replay
@@ -156,6 +223,8 @@ class StepRecord:
     blocked: bool = False
     flaky: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
+    # When the person's answer now deciding this step was given (see ``apply_event``).
+    answered_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -192,6 +261,19 @@ class RollbackRecord:
 
 
 @dataclass
+class SignOff:
+    """A person's answer to a manual step: at the prompt or from an answers file during a
+    walk (``via`` ``run``), or later with ``relcheck sign`` (``via`` ``sign``)."""
+
+    step: str
+    status: str
+    who: str | None
+    when: str
+    note: str | None
+    via: str
+
+
+@dataclass
 class RunRecord:
     """A run rebuilt from its journal."""
 
@@ -210,6 +292,7 @@ class RunRecord:
     finished_at: str | None = None
     pid: int | None = None
     rollbacks: list[RollbackRecord] = field(default_factory=list)
+    signoffs: list[SignOff] = field(default_factory=list)
 
     def ordered_steps(self) -> list[StepRecord]:
         return list(self.steps.values())
@@ -225,6 +308,7 @@ class RunRecord:
             "finished_at": self.finished_at,
             "steps": [step.as_dict() for step in self.steps.values()],
             "rollbacks": [vars(item) for item in self.rollbacks],
+            "signoffs": [vars(item) for item in self.signoffs],
         }
 
 
@@ -234,7 +318,7 @@ def replay(folder: Path, *, live: bool | None = None) -> RunRecord:
     ``live`` says whether a process still holds the run; when it does not,
     a run (or step) still marked running was cut off and reads as interrupted.
     """
-    events = read_events(folder / JOURNAL)
+    events = in_order(read_events(folder / JOURNAL))
     if not events or events[0]["event"] != "run_started":
         raise RecordError(f"{folder}: the journal does not start with a run; it cannot be used")
     run = _run_from_start(folder, events[0])
@@ -313,8 +397,31 @@ def apply_event(run: RunRecord, event: Mapping[str, Any]) -> None:
                 str(event["at"]),
             )
         )
+    elif kind == "step_signed" and step is not None:
+        # A sign-off finishes the step as an answer at the prompt would.
+        _answer(run, step, event, via="sign")
+        step.attempts = max(step.attempts, 1)
+    elif kind == "step_finished" and step is not None and event.get("confirmed_by"):
+        _answer(run, step, event, via="run")
     elif step is not None:
         _apply_step(step, kind, event)
+        if kind == "step_started":
+            step.answered_at = None  # a step run again is decided by what ends that run
+
+
+def _answer(run: RunRecord, step: StepRecord, event: Mapping[str, Any], *, via: str) -> None:
+    """A person's answer decides the step unless an answer given later already does: the
+    latest decides by time, not by replay order, in which an answer given in a clone
+    holding an older copy of the run comes early (see ``in_order``)."""
+    at = str(event["at"])
+    if step.answered_at is None or at >= step.answered_at:
+        _apply_step(step, "step_finished", event)
+        step.answered_at = at
+    if via == "sign" or step.kind == "manual":
+        status = str(event.get("status", FAILED))
+        who, note = event.get("confirmed_by"), event.get("note")
+        run.signoffs.append(SignOff(step.id, status, who, at, note, via))
+        run.signoffs.sort(key=lambda signoff: signoff.when)
 
 
 def _apply_step(step: StepRecord, kind: str, event: Mapping[str, Any]) -> None:

@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from relcheck.errors import EXIT_OK, Interrupted, RecordError, StepFailed, UsageError
-from relcheck.journal import Journal, RunLock, RunRecord, find_run, list_runs, replay, state_dir
+from relcheck.journal import (
+    Journal,
+    RunLock,
+    RunRecord,
+    SignOff,
+    find_run,
+    list_runs,
+    replay,
+    state_dir,
+)
 from relcheck.kinds import KINDS
 from relcheck.kinds.base import ResolvedStep
 from relcheck.model import NO_ROLLBACK, PASSED, Release
@@ -26,7 +35,21 @@ def show_status(run_id: str | None, *, as_json: bool, cwd: Path, ui: UI) -> int:
     ui.summary(record)
     for item in record.rollbacks:
         ui.print(f"  rollback of {item.step}: {item.status} ({item.actual or ''})")
+    if record.signoffs:
+        ui.print("Sign-offs (the latest of a step decides it):")
+    for signoff in record.signoffs:
+        ui.print("  " + _signoff_line(signoff))
     return EXIT_OK
+
+
+_SIGNED = {"passed": "confirmed done", "failed": "reported failed", "skipped": "skipped"}
+
+
+def _signoff_line(signoff: SignOff) -> str:
+    words = _SIGNED.get(signoff.status, signoff.status)
+    how = "with relcheck sign" if signoff.via == "sign" else "during the run"
+    note = f': "{signoff.note}"' if signoff.note else ""
+    return f"{signoff.when}  {signoff.step}: {words} by {signoff.who or '-'} ({how}){note}"
 
 
 def _history_row(folder: Path) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from relcheck.kinds.base import Outcome, ResolvedStep, StepContext
@@ -39,7 +40,7 @@ class ManualKind:
             f"{resolved.step.title}: done, failed or skip?", ("done", "failed", "skip"), "done"
         )
         note = prompter.text("What did you observe? (optional)", "") or None
-        return _outcome(answer, note, confirmed_by=resolved.owner, how="at the terminal")
+        return answer_outcome(answer, note, confirmed_by=resolved.owner, how="at the terminal")
 
 
 def _instructions(resolved: ResolvedStep) -> str:
@@ -53,27 +54,42 @@ def _instructions(resolved: ResolvedStep) -> str:
 def _from_answer(resolved: ResolvedStep, ctx: StepContext) -> Outcome:
     answer = ctx.answer or {}
     choice = answer.get("answer")
+    answers_file = _answers_name(ctx)
     if not choice:
-        where = f"in {ctx.answers_file}" if ctx.answers_file else "in a file passed with --answers"
+        where = f"in {answers_file}" if answers_file else "in a file passed with --answers"
         return Outcome(
             FAILED,
             "no answer",
             reason=(
                 f"manual step '{resolved.id}' needs a person and no answer was given; "
                 f"add `steps: {{{resolved.id}: {{answer: done}}}}` {where}, "
-                "or run at a terminal"
+                f"run at a terminal, or sign it off with `relcheck sign {resolved.id}` "
+                "and resume"
             ),
         )
     confirmed = answer.get("owner") or resolved.owner
-    return _outcome(
+    return answer_outcome(
         str(choice),
         answer.get("note"),
         confirmed_by=confirmed,
-        how=f"from {ctx.answers_file}" if ctx.answers_file else "from answers",
+        how=f"from {answers_file}" if answers_file else "from answers",
     )
 
 
-def _outcome(choice: str, note: str | None, *, confirmed_by: str | None, how: str) -> Outcome:
+def _answers_name(ctx: StepContext) -> str | None:
+    """The answers file as the record names it: from the repository root when inside it,
+    else by its file name (the record is shared with the team; paths on this machine
+    mean nothing elsewhere)."""
+    if not ctx.answers_file:
+        return None
+    path = Path(ctx.answers_file).resolve()
+    if ctx.repo_root is not None and path.is_relative_to(ctx.repo_root.resolve()):
+        return path.relative_to(ctx.repo_root.resolve()).as_posix()
+    return path.name
+
+
+def answer_outcome(choice: str, note: str | None, *, confirmed_by: str | None, how: str) -> Outcome:
+    """The outcome of a person's answer (done, skip, failed), however it was given."""
     who = confirmed_by or "unknown"
     if choice == "done":
         return Outcome(
