@@ -5,16 +5,17 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from relcheck.checklist.build import build_checklist
-from relcheck.checklist.rules import check_rules, find_warnings
-from relcheck.checklist.schema import checklist_schema
-from relcheck.checklist.validate import Validator
-from relcheck.checklist.yamltree import ROOT, Map, parse_tree
 from relcheck.errors import ConfigError, Problem, UsageError
 from relcheck.gitrepo import find_root
-from relcheck.model import Checklist
 from relcheck.resources import builtin_checklists
+
+if TYPE_CHECKING:
+    from relcheck.model import Checklist
+
+# Reading and checking a checklist needs YAML, the schema and every step kind;
+# finding one needs none of them, so they are imported where a file is read.
 
 MAX_BYTES = 1024 * 1024
 DEFAULT_NAMES = ("relcheck.yaml", ".relcheck.yaml")
@@ -72,11 +73,16 @@ def _given_path(arg: str, cwd: Path) -> tuple[str, Path, Path]:
 def resolve_checklist_path(arg: str | None, *, cwd: Path) -> tuple[str, Path, Path]:
     """Which checklist ``arg`` names: (source label, file path, base dir).
 
-    None searches relcheck.yaml, then .relcheck.yaml, in ``cwd`` and then in
-    its git root; ``builtin:NAME`` names a built-in checklist, which runs in
+    None takes ``[tool.relcheck] checklist`` from pyproject.toml, else searches
+    relcheck.yaml, then .relcheck.yaml, in ``cwd`` and then in its git root;
+    ``builtin:NAME`` names a built-in checklist, which runs in
     the git root (or ``cwd`` outside git); anything else is a path relative to
     ``cwd`` whose commands run in the file's folder.
     """
+    if arg is None:
+        from relcheck.settings import project_settings
+
+        arg = project_settings(cwd).checklist_arg(cwd)
     if arg is None:
         return _default_path(cwd)
     if arg.startswith(BUILTIN_PREFIX):
@@ -85,7 +91,11 @@ def resolve_checklist_path(arg: str | None, *, cwd: Path) -> tuple[str, Path, Pa
 
 
 def load_checklist(arg: str | None, *, cwd: Path) -> Checklist:
-    """Find, read and check a checklist; ConfigError lists all of its problems."""
+    """Find, read and check a checklist; ConfigError lists all of its problems.
+
+    ``[tool.relcheck]`` in pyproject.toml may name the checklist (when ``arg`` is
+    None); its owner is the run's last resort (see ``commands.run``), not the checklist's.
+    """
     source, path, base_dir = resolve_checklist_path(arg, cwd=cwd)
     return load_checklist_file(path, source=source, base_dir=base_dir)
 
@@ -101,6 +111,8 @@ def _read(path: Path, file: str) -> bytes:
     except OSError as exc:
         raise UsageError(f"{file}: cannot read the checklist ({exc.strerror})") from None
     if len(data) > MAX_BYTES:
+        from relcheck.checklist.yamltree import ROOT
+
         raise ConfigError(
             [
                 Problem(
@@ -120,6 +132,8 @@ def _decode(data: bytes, file: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        from relcheck.checklist.yamltree import ROOT
+
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         bad = data[exc.start]
@@ -139,6 +153,12 @@ def load_checklist_file(path: Path, *, source: str, base_dir: Path) -> Checklist
     Problems name ``source`` as the file, except for built-ins, which name
     the real file so an editor can open it.
     """
+    from relcheck.checklist.build import build_checklist
+    from relcheck.checklist.rules import check_rules, find_warnings
+    from relcheck.checklist.schema import checklist_schema
+    from relcheck.checklist.validate import Validator
+    from relcheck.checklist.yamltree import ROOT, Map, parse_tree
+
     file = str(path) if source.startswith(BUILTIN_PREFIX) else source
     data = _read(path, file)
     tree, problems = parse_tree(_decode(data, file), file=file)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from relcheck.errors import EXIT_OK, UsageError
+from relcheck.errors import EXIT_OK, ConfigError, Problem, UsageError
 from relcheck.files import write_atomic
 from relcheck.kinds import KINDS
 from relcheck.kinds.base import ResolvedStep
@@ -33,28 +34,62 @@ def init(name: str, *, force: bool, cwd: Path, ui: UI) -> int:
     builtins = builtin_checklists()
     if name not in builtins:
         raise UsageError(f"no built-in checklist {name!r}; choose one of: {', '.join(builtins)}")
-    target = cwd / DEFAULT_NAME
+    target = _init_target(cwd)
     if target.exists() and not force:
         raise UsageError(f"{target} already exists; pass --force to overwrite it")
-    write_atomic(target, builtins[name].read_text(encoding="utf-8"))
+    from relcheck.commands.schema import SCHEMA_FILE, schema_text, with_schema_comment
+
+    write_atomic(target, with_schema_comment(builtins[name].read_text(encoding="utf-8")))
+    write_atomic(target.parent / SCHEMA_FILE, schema_text())
     ui.stream.write(
-        f"Wrote {target} from the built-in {name!r}. Check it with "
-        "`relcheck validate`, preview it with `relcheck plan`.\n"
+        f"Wrote {target} from the built-in {name!r}, and {SCHEMA_FILE} beside it for "
+        "editors. Check it with `relcheck validate`, preview it with `relcheck plan`.\n"
     )
     return EXIT_OK
 
 
-def validate(arg: str | None, *, cwd: Path, ui: UI) -> int:
+def _init_target(cwd: Path) -> Path:
+    """Where ``init`` writes: ``[tool.relcheck] checklist`` when it names a file, else here."""
+    from relcheck.settings import BUILTIN_PREFIX, project_settings
+
+    configured = project_settings(cwd).checklist
+    if configured is None or configured.startswith(BUILTIN_PREFIX):
+        return cwd / DEFAULT_NAME
+    return Path(configured)
+
+
+def validate(args: Sequence[str], *, cwd: Path, ui: UI) -> int:
+    """Check each checklist named (or the default one); any problem in any of them exits 2.
+
+    Every file is checked even after one fails, so a pre-commit hook given
+    several files reports all of their problems at once.
+    """
     from relcheck.checklist import load_checklist
 
-    checklist = load_checklist(arg, cwd=cwd)
+    if len(args) <= 1:
+        _report_valid(load_checklist(args[0] if args else None, cwd=cwd), ui)
+        return EXIT_OK
+    problems: list[Problem] = []
+    for arg in args:
+        try:
+            _report_valid(load_checklist(arg, cwd=cwd), ui)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        except UsageError as exc:  # unreadable: a problem of that file, and go on
+            message = exc.message.removeprefix(f"{arg}: ")
+            problems.append(Problem(arg, 1, 1, "(root)", message))
+    if problems:
+        raise ConfigError(problems)
+    return EXIT_OK
+
+
+def _report_valid(checklist: Checklist, ui: UI) -> None:
     for warning in checklist.warnings:
         ui.stream.write(f"{warning}\n")
     ui.stream.write(
         f"{checklist.path}: valid, {len(checklist.steps)} steps"
         f"{f', {len(checklist.warnings)} warnings' if checklist.warnings else ''}\n"
     )
-    return EXIT_OK
 
 
 def _resolve(
@@ -197,7 +232,8 @@ def _plan_lines(
     first, *rest = text.splitlines() or [""]
     lines.append(f"{'run' if kind.automated else 'do'}: {first}")
     lines.extend(f"     {extra}" for extra in rest)
-    lines.append(f"owner: {step.owner or 'not named: asked at a terminal, else from answers'}")
+    unnamed = "not named: from answers, else asked at a terminal, else [tool.relcheck] owner"
+    lines.append(f"owner: {step.owner or unnamed}")
     lines.append(f"expected: {step.expected}")
     rollback = step.rollback or kind.default_rollback(step, release)
     lines.append(f"rollback: {rollback or 'not given: asked at a terminal, else recorded as none'}")
@@ -241,7 +277,10 @@ def runbook(
             for step in steps
         ],
     }
-    text = render_document(f"runbook.{fmt}.j2", context, html=fmt == "html")
+    from relcheck.settings import project_settings
+
+    templates = project_settings(cwd).templates
+    text = render_document(f"runbook.{fmt}.j2", context, templates=templates, html=fmt == "html")
     if output is None:
         ui.stream.write(text)
     else:
