@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import queue
@@ -64,8 +65,11 @@ class StepOutput:
     read back from the log, which always has all of it.
     """
 
-    def __init__(self, log: IO[bytes], ui: UI | None, masker: Masker) -> None:
+    def __init__(
+        self, log: IO[bytes], ui: UI | None, masker: Masker, *, step: str | None = None
+    ) -> None:
         self._log = log
+        self._step = step
         self._start = log.tell()
         self._ui = ui
         self._stream = masker.stream()
@@ -92,7 +96,7 @@ class StepOutput:
         self._size += len(masked)
         if self._ui is not None:
             # Decoded incrementally: a character split between two reads stays whole.
-            self._ui.output(self._decoder.decode(masked, final=final))
+            self._ui.output(self._decoder.decode(masked, final=final), step=self._step)
         if len(self._captured) < _CAPTURE_LIMIT:
             self._captured.extend(masked)
 
@@ -121,6 +125,19 @@ class _Walk:
     done: queue.Queue[_Done] = field(default_factory=queue.Queue)
     settled: set[str] = field(default_factory=set)
     stopping: bool = False
+    # Where to look next, so a long checklist is not scanned from the top again and
+    # again: steps before ``first_open`` are all handled, and each step's first
+    # ``met[id]`` needs are met for good (what is handled or met stays so in a walk).
+    first_open: int = 0
+    met: dict[str, int] = field(default_factory=dict)
+    # The same for every step that waits for all steps before it (and is no gate):
+    # their needs are the steps before them, so what is met for one is for all.
+    before_met: int = 0
+
+
+# How one need of a step stands (besides "wait" and the reason it blocks the step).
+_MET = "met"  # passed, or skipped in a way that does not hold the step back
+_PASSABLE = "passable"  # an optional failure: it holds back only the steps naming it
 
 
 @contextlib.contextmanager
@@ -168,10 +185,16 @@ class Engine:
         self.order: Order = step_order(self.steps)
         self._lock = threading.Lock()
         self._by_id = {step.id: step for step in self.steps}
+        # Places of the steps that do not simply wait for every step before them.
+        self._own_order = sorted(
+            index
+            for index, step in enumerate(self.steps)
+            if step.id in self.order.explicit or step.id in self.order.gates
+        )
 
-    def emit(self, event: Mapping[str, Any]) -> None:
+    def emit(self, event: Mapping[str, Any], *, durable: bool = True) -> None:
         with self._lock:
-            apply_event(self.record, self.journal.append(event))
+            apply_event(self.record, self.journal.append(event, durable=durable))
 
     def leave_out(self, only: frozenset[str] | None, skip: frozenset[str]) -> None:
         """Record steps the user left out on the command line."""
@@ -200,6 +223,7 @@ class Engine:
     def walk(self) -> str:
         """Run every step not yet passed or skipped; return the run's final state."""
         walk = _Walk()
+        self.ui.walk_started(self.record, jobs=self.settings.jobs)
         try:
             with _stop_signals_interrupt():
                 self._loop(walk)
@@ -226,6 +250,7 @@ class Engine:
                 if started:
                     continue
                 break
+            self.journal.sync()  # what finished is on disk before waiting on what runs
             self._collect(walk, block=True)
 
     @staticmethod
@@ -238,11 +263,23 @@ class Engine:
     def _start_ready(self, walk: _Walk) -> bool:
         """Start what can start now; True when something started or was settled."""
         progressed = False
-        for step in self.steps:
+        steps = self.steps
+        while walk.first_open < len(steps) and not self._todo(
+            self.record.steps[steps[walk.first_open].id], walk
+        ):
+            walk.first_open += 1
+        index = walk.first_open
+        while index < len(steps):
+            step = steps[index]
+            index += 1
             if not self._todo(self.record.steps[step.id], walk):
                 continue
-            verdict = self._readiness(step)
+            verdict = self._readiness(step, walk)
             if verdict == "wait":
+                if step.id not in self.order.explicit and step.id not in self.order.gates:
+                    # It waits for every step before it, so every later step that
+                    # does the same waits too: look only at those that do not.
+                    index = self._own_order_from(index)
                 continue
             if verdict == "ready" and len(walk.running) >= max(1, self.settings.jobs):
                 break
@@ -261,34 +298,58 @@ class Engine:
                 break
         return progressed
 
-    def _readiness(self, step: ResolvedStep) -> str:
-        """'ready', 'wait', or the reason the step is blocked."""
+    def _own_order_from(self, index: int) -> int:
+        """The first place at or after ``index`` of a step in ``_own_order``."""
+        found = bisect.bisect_left(self._own_order, index)
+        return self._own_order[found] if found < len(self._own_order) else len(self.steps)
+
+    def _readiness(self, step: ResolvedStep, walk: _Walk) -> str:
+        """'ready', 'wait', or the reason the step is blocked: that of its first need
+        (in order) that is not met."""
         gate = step.id in self.order.gates
         explicit = step.id in self.order.explicit
-        for need in self.order.waits_for[step.id]:
-            other = self.record.steps[need]
-            required = self._by_id[need].step.required
-            if other.status in (RUNNING, PENDING):
-                return "wait"
-            if other.status == PASSED:
-                continue
-            if other.status == SKIPPED and not other.blocked:
-                if not gate or not required or (other.reason or "").startswith("when:"):
-                    continue
-                return (
-                    f"blocked: the tag waits for every required step before it to pass, "
-                    f"and '{need}' was {other.reason or 'skipped'}"
-                )
-            if not required and not explicit:
-                continue  # an optional failure holds back only the steps that name it
-            what = "was blocked" if other.blocked else f"ended {other.status}"
-            return f"blocked: needs '{need}', which {what}"
-        return "ready"
+        needs = self.order.waits_for[step.id]
+        everything_before = not gate and not explicit
+        met = min(walk.before_met, len(needs)) if everything_before else walk.met.get(step.id, 0)
+        verdict = "ready"
+        for index in range(met, len(needs)):
+            found = self._need(needs[index], gate=gate, explicit=explicit)
+            if found == _MET and index == met:
+                met += 1
+            elif found not in (_MET, _PASSABLE):
+                verdict = found
+                break
+        if everything_before:
+            walk.before_met = max(walk.before_met, met)
+        else:
+            walk.met[step.id] = met
+        return verdict
+
+    def _need(self, need: str, *, gate: bool, explicit: bool) -> str:
+        other = self.record.steps[need]
+        required = self._by_id[need].step.required
+        if other.status in (RUNNING, PENDING):
+            return "wait"
+        if other.status == PASSED:
+            return _MET
+        if other.status == SKIPPED and not other.blocked:
+            if not gate or not required or (other.reason or "").startswith("when:"):
+                return _MET
+            return (
+                f"blocked: the tag waits for every required step before it to pass, "
+                f"and '{need}' was {other.reason or 'skipped'}"
+            )
+        if not required and not explicit:
+            return _PASSABLE
+        what = "was blocked" if other.blocked else f"ended {other.status}"
+        return f"blocked: needs '{need}', which {what}"
 
     # ------------------------------------------------------------ one step
 
     def _begin(self, step: ResolvedStep) -> ResolvedStep:
         """Settle owner and rollback (may prompt: main thread only) and journal the start."""
+        if self.interaction.prompter is not None:
+            self.journal.sync()  # what finished is on disk before anyone is asked anything
         record = self.record.steps[step.id]
         owner = self._owner(step, record.owner)
         rollback = self._rollback(step, record.rollback)
@@ -324,7 +385,7 @@ class Engine:
     def _start_automated(self, step: ResolvedStep, walk: _Walk) -> None:
         resolved = self._begin(step)
         running = _Running(resolved, threading.Event(), self.clock())
-        echo = self.settings.jobs <= 1
+        echo = self.ui.streams_output(parallel=self.settings.jobs > 1)
         running.thread = threading.Thread(
             target=self._work, args=(running, walk.done, echo), name=f"step-{step.id}", daemon=True
         )
@@ -382,7 +443,7 @@ class Engine:
         attempt = self.record.steps[step.id].attempts
         with open(log_path, "ab") as log:
             log.write(f"--- attempt {attempt} at {now_iso()}\n".encode())
-            sink = StepOutput(log, self.ui if echo else None, self.masker)
+            sink = StepOutput(log, self.ui if echo else None, self.masker, step=step.id)
             try:
                 return KINDS[step.kind].execute(step, self._context(step, sink, cancel))
             except RelcheckError as exc:  # e.g. the shell or folder cannot be used
@@ -394,7 +455,9 @@ class Engine:
         self, step: ResolvedStep, sink: StepOutput, cancel: threading.Event
     ) -> StepContext:
         def on_start(pgid: int) -> None:
-            self.emit({"event": "step_process", "step": step.id, "pgid": pgid})
+            # Flushed, not synced: it is read after relcheck itself was killed, which
+            # leaves the flushed line to the system; a reboot ends the group anyway.
+            self.emit({"event": "step_process", "step": step.id, "pgid": pgid}, durable=False)
 
         answer = self.interaction.answers.for_step(step.id)
         return StepContext(
@@ -440,6 +503,8 @@ class Engine:
         if done.error is not None:
             raise done.error
         outcome = done.outcome
+        # Synced with the next line: the next step's start (one disk sync for both, and
+        # still before that step runs), the end of the run, or before the walk waits.
         self.emit(
             {
                 "event": "step_finished",
@@ -452,11 +517,11 @@ class Engine:
                 "duration_s": done.duration_s,
                 "flaky": done.flaky,
                 "metrics": dict(outcome.metrics),
-            }
+            },
+            durable=False,
         )
+        # The screen shows the log of a failed step whose output it did not stream.
         self.ui.step_end(step.id, outcome.status, self._summary(outcome, done))
-        if outcome.status == FAILED and running.thread is not None and self.settings.jobs > 1:
-            self.ui.log_tail(self.journal.folder / "logs" / f"{step.id}.log")
         if outcome.status == INTERRUPTED:
             raise KeyboardInterrupt
         if outcome.status == FAILED and step.step.required and not self.settings.keep_going:

@@ -176,7 +176,8 @@ steps:
     term = Terminal(repo.path, "run", "--release", "1.0.0", "--jobs", "2", env={"TERM": "xterm"})
     assert term.close() == 0
     screen = term.seen.decode()
-    assert "slow-a: First slow step" in screen
-    assert "\x1b[2F\x1b[J" in screen  # the two live lines are redrawn in place
+    assert "First slow step" in screen
+    assert "\x1b[1A\x1b[2K" in screen  # the live lines are redrawn in place
+    assert any(frame in screen for frame in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")  # with a spinner while they run
     data = json.loads(relcheck("status", "--json").output)
     assert [s["status"] for s in data["steps"]] == ["passed", "passed"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from relcheck import gitrepo
 from relcheck.answers import Answers, load_answers
 from relcheck.checklist import load_checklist, resolve_checklist_path
+from relcheck.ci_output import RunOutputs
 from relcheck.engine import Engine, Interaction, Settings
 from relcheck.errors import EXIT_FAILED, EXIT_OK, RecordError, UsageError
 from relcheck.journal import (
@@ -28,6 +29,7 @@ from relcheck.kinds.base import ResolvedStep
 from relcheck.model import FAILED, INTERRUPTED, RUN_PARTIAL, RUN_PASSED, RUNNING, Checklist, Release
 from relcheck.plan import PLACEHOLDER_VERSION, check_version, make_release, plan_run
 from relcheck.secrets import Masker
+from relcheck.settings import project_settings
 from relcheck.ui import UI, TerminalPrompter, stdin_is_terminal
 
 
@@ -43,11 +45,15 @@ def is_interactive(non_interactive: bool) -> bool:
     return not non_interactive and not in_ci and stdin_is_terminal()
 
 
-def _interaction(options: InteractionOptions, cwd: Path, steps: list[ResolvedStep]) -> Interaction:
+def _interaction(
+    options: InteractionOptions, cwd: Path, steps: list[ResolvedStep], ui: UI
+) -> Interaction:
     answers = load_answers(options.answers_file) if options.answers_file else Answers()
     _check_answer_ids(answers, steps)
-    prompter = TerminalPrompter() if is_interactive(options.non_interactive) else None
-    owner = gitrepo.user_name(gitrepo.find_root(cwd))
+    prompter = TerminalPrompter(ui) if is_interactive(options.non_interactive) else None
+    # The project's owner ([tool.relcheck]) comes after the checklist and the answers
+    # file, as the owner prompt's default: what is typed at the terminal wins.
+    owner = project_settings(cwd).owner or gitrepo.user_name(gitrepo.find_root(cwd))
     return Interaction(prompter=prompter, answers=answers, fallback_owner=owner)
 
 
@@ -182,6 +188,7 @@ class RunRequest:
     skip: tuple[str, ...]
     dry_run: bool
     walk: WalkOptions = WalkOptions()
+    outputs: RunOutputs = field(default_factory=RunOutputs)
 
 
 def _engine(
@@ -233,6 +240,12 @@ def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
     if only is not None and only & skip:
         both = ", ".join(sorted(only & skip))
         raise UsageError(f"--only and --skip both name {both}; expected each step in one of them")
+    if request.dry_run and (request.outputs.junit or request.outputs.report):
+        raise UsageError(
+            "--junit and --report describe a run, and --dry-run runs and records nothing; "
+            "leave them out of a dry run"
+        )
+    request.outputs.check()
     if request.dry_run:
         from relcheck.commands.checklist import show_plan
 
@@ -240,7 +253,7 @@ def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
         ui.print("Dry run: nothing was executed and no record was written.")
         return EXIT_OK
     root = gitrepo.find_root(cwd) or cwd.resolve()
-    interaction = _interaction(request.interaction, cwd, steps)
+    interaction = _interaction(request.interaction, cwd, steps, ui)
     state = state_dir(cwd)
     lock = RunLock(state)
     lock.acquire(None)
@@ -267,16 +280,20 @@ def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
             f" (tag {release.tag}), record in {journal.folder}"
         )
         engine.leave_out(only, skip)
-        return _finish(engine, ui)
+        return _finish(engine, ui, request.outputs)
     finally:
         lock.release()
 
 
-def _finish(engine: Engine, ui: UI) -> int:
+def _finish(engine: Engine, ui: UI, outputs: RunOutputs) -> int:
     try:
         final = engine.walk()
-    finally:
+    except BaseException:
         engine.journal.close()
+        _write_outputs(engine, outputs, ui, failing=True)
+        raise
+    engine.journal.close()
+    _write_outputs(engine, outputs, ui, failing=False)
     ui.summary(engine.record)
     if final == RUN_PARTIAL:
         ui.warn(
@@ -284,6 +301,19 @@ def _finish(engine: Engine, ui: UI) -> int:
             "will not count as release-ready"
         )
     return EXIT_OK if final in (RUN_PASSED, RUN_PARTIAL) else EXIT_FAILED
+
+
+def _write_outputs(engine: Engine, outputs: RunOutputs, ui: UI, *, failing: bool) -> None:
+    """--junit, --report and the GitHub step summary, also when the walk failed or was cut."""
+    from relcheck.ci_output import write_outputs
+    from relcheck.errors import RelcheckError
+
+    try:
+        write_outputs(engine.record, outputs, environ=os.environ, masker=engine.masker)
+    except RelcheckError as exc:
+        if not failing:
+            raise
+        ui.warn(exc.message)  # the error already on its way says more about the run
 
 
 def _start_event(
@@ -353,7 +383,10 @@ def resume_run(
     walk: WalkOptions,
     cwd: Path,
     ui: UI,
+    outputs: RunOutputs | None = None,
 ) -> int:
+    outputs = outputs or RunOutputs()
+    outputs.check()
     state = state_dir(cwd)
     lock = RunLock(state)
     lock.acquire(None)
@@ -362,6 +395,9 @@ def resume_run(
         record = replay(folder, live=False)
         if record.state in (RUN_PASSED, RUN_PARTIAL):
             ui.info(f"Run {record.run_id} already ended {record.state}; nothing to resume.")
+            from relcheck.ci_output import write_outputs
+
+            write_outputs(record, outputs, environ=os.environ, step_summary=False)
             return EXIT_OK
         lock.set_run(record.run_id)
         checklist = load_run_checklist(record.checklist_path, cwd=cwd)
@@ -377,7 +413,7 @@ def resume_run(
             record=record,
             checklist=checklist,
             release=release,
-            interaction=_interaction(interaction, cwd, steps),
+            interaction=_interaction(interaction, cwd, steps, ui),
             masker=masker,
             walk=walk,
             cwd=cwd,
@@ -392,7 +428,7 @@ def resume_run(
             resumed["steps"] = _step_list(steps)
         engine.emit(resumed)
         ui.info(f"Resuming run {record.run_id} (release {record.version})")
-        return _finish(engine, ui)
+        return _finish(engine, ui, outputs)
     finally:
         lock.release()
 
