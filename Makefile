@@ -46,8 +46,11 @@ check: venv
 
 bench: venv
 	$(BIN)/python -m pip install --progress-bar off -q -e '.[bench]'
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/steps.py
 	$(BIN)/python benchmarks/parallel.py
 	$(BIN)/python benchmarks/notes.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis

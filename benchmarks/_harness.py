@@ -12,14 +12,41 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RELCHECK = [sys.executable, "-m", "relcheck"]
+BIN = Path(sys.executable).parent
+# The installed program, as a user runs it (`python -m relcheck` outside a venv).
+RELCHECK = (
+    [str(BIN / "relcheck")] if (BIN / "relcheck").exists() else [sys.executable, "-m", "relcheck"]
+)
 
 
 def machine() -> str:
+    load = ""
+    if hasattr(os, "getloadavg"):
+        load = ", load " + " ".join(f"{figure:.2f}" for figure in os.getloadavg())
     return (
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.machine()}"
+        f"{platform.system()} {platform.machine()}{load}"
     )
+
+
+def script(name: str) -> str:
+    """A console script installed beside this Python (the venv's), else from PATH."""
+    import shutil
+
+    found = BIN / name
+    if found.exists():
+        return str(found)
+    on_path = shutil.which(name)
+    if on_path is None:
+        raise SystemExit(f"{name} is not installed; `make bench` installs the bench extra")
+    return on_path
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    """The environment commands are timed in: as a user's, so Python keeps its .pyc files."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra)
+    return env
 
 
 def time_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) -> float:
@@ -27,7 +54,7 @@ def time_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None =
     done = subprocess.run(
         argv,
         cwd=cwd,
-        env=env,
+        env=bench_env() if env is None else env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         timeout=600,
@@ -40,7 +67,13 @@ def time_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None =
 
 
 def medians(cases: dict[str, Callable[[], float]], runs: int) -> dict[str, float]:
-    """Run every case ``runs`` times, interleaved so load on the machine hits them alike."""
+    """Run every case ``runs`` times, interleaved so load on the machine hits them alike.
+
+    One untimed round first: it writes .pyc files and fills caches, as any use
+    before the one a user would time does.
+    """
+    for case in cases.values():
+        case()
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(runs):
         for name, case in cases.items():
@@ -48,11 +81,16 @@ def medians(cases: dict[str, Callable[[], float]], runs: int) -> dict[str, float
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def table(title: str, results: dict[str, float], baseline: str) -> None:
+def table(title: str, results: dict[str, float], baseline: str, *, unit: str = "ms") -> None:
     print(f"\n{title}")
     base = results[baseline]
     width = max(len(name) for name in results)
+    scale = 1000 if unit == "ms" else 1
     print(f"  {'case':<{width}}  {'median':>10}  {'ratio':>8}")
     for name, value in results.items():
-        print(f"  {name:<{width}}  {value * 1000:8.1f}ms  {value / base:7.2f}x")
+        print(f"  {name:<{width}}  {value * scale:8.1f}{unit:<2}  {value / base:7.2f}x")
     print(f"  (ratio against {baseline})")
+
+
+def verdict(label: str, met: bool, detail: str) -> None:
+    print(f"  {label}: {'met' if met else 'MISSED'} ({detail})")

@@ -1,5 +1,5 @@
 """Allow ``python -m relcheck``."""
 
-from relcheck.cli import main
+from relcheck.entry import main
 
 main()

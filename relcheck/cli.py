@@ -106,10 +106,10 @@ def _crash_folders() -> list[Path]:
     return folders
 
 
-def _ui() -> Any:
+def _ui(verbosity: int = 0) -> Any:
     from relcheck.ui import UI
 
-    return UI()
+    return UI(verbosity=verbosity)
 
 
 def _exit(code: int) -> None:
@@ -150,6 +150,52 @@ def _walk_options(func: F) -> F:
     return func
 
 
+def _output_options(func: F) -> F:
+    func = click.option(
+        "-v", "--verbose", is_flag=True, help="Stream every command's output, also side by side."
+    )(func)
+    func = click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")(
+        func
+    )
+    func = click.option(
+        "--report",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Write the run as JSON (the `status --json` object) to FILE at the end.",
+    )(func)
+    func = click.option(
+        "--junit",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Write JUnit XML (one test case per step) to FILE at the end.",
+    )(func)
+    return func
+
+
+def _verbosity(quiet: bool, verbose: bool) -> int:
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose ask for opposite things; pass one")
+    return -1 if quiet else 1 if verbose else 0
+
+
+def _complete_step_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from relcheck.completion import step_ids
+
+    return step_ids(ctx, incomplete, cwd=Path.cwd())
+
+
+def _complete_run_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from relcheck.completion import run_ids
+
+    return run_ids(incomplete, cwd=Path.cwd())
+
+
+def _complete_manual_steps(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[Any]:
+    from relcheck.completion import manual_step_ids
+
+    return manual_step_ids(ctx, incomplete, cwd=Path.cwd())
+
+
 def _ids(values: tuple[str, ...], flag: str) -> tuple[str, ...]:
     ids = tuple(part.strip() for value in values for part in value.split(",") if part.strip())
     if values and not ids:
@@ -188,12 +234,21 @@ def init(name: str, force: bool) -> None:
 
 
 @cli.command()
-@click.argument("path", required=False)
-def validate(path: str | None) -> None:
-    """Check a checklist and report every problem with file:line:col."""
+@click.argument("paths", nargs=-1)
+def validate(paths: tuple[str, ...]) -> None:
+    """Check checklists (default: this folder's) and report every problem with file:line:col."""
     from relcheck.commands.checklist import validate as run_validate
 
-    _exit(run_validate(path, cwd=Path.cwd(), ui=_ui()))
+    _exit(run_validate(paths, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file.")
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of the checklist format (for editors and CI checks)."""
+    from relcheck.commands.schema import write_schema
+
+    _exit(write_schema(output, ui=_ui()))
 
 
 @cli.command()
@@ -220,7 +275,7 @@ def runbook(path: str | None, version: str | None, fmt: str, output: Path | None
 
 
 @cli.command()
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=_complete_run_ids)
 @click.option(
     "--format",
     "fmt",
@@ -266,13 +321,75 @@ def changelog(output: Path | None, unreleased: bool) -> None:
 
 
 @cli.command()
+@click.argument("run_id", required=False)
+@click.option(
+    "--provider",
+    type=click.Choice(["github", "gitlab", "gitea"]),
+    help="The forge (default: from the CI environment, else the origin remote).",
+)
+@click.option("--repo", help="OWNER/NAME (a GitLab project path or id).")
+@click.option("--api-url", help="The forge's API URL, e.g. https://gitlab.example.com/api/v4.")
+@click.option("--draft", is_flag=True, help="Publish as a draft (GitHub, Gitea).")
+@click.option("--prerelease", is_flag=True, help="Mark as a pre-release (GitHub, Gitea).")
+@click.option("--dry-run", is_flag=True, help="Send nothing; print each request it would make.")
+@click.option(
+    "--allow-failed", is_flag=True, help="Publish a run that did not pass, with a warning."
+)
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(min=0),
+    default=120,
+    show_default=True,
+    help="Seconds all retries together may wait.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30,
+    show_default=True,
+    help="Seconds each request may take.",
+)
+def publish(
+    run_id: str | None,
+    provider: str | None,
+    repo: str | None,
+    api_url: str | None,
+    draft: bool,
+    prerelease: bool,
+    dry_run: bool,
+    allow_failed: bool,
+    max_wait: float,
+    timeout: float,
+) -> None:
+    """Publish a run's note as the release of its tag, with the run record attached."""
+    from relcheck.commands.publish import PublishRequest
+    from relcheck.commands.publish import publish as run_publish
+
+    request = PublishRequest(
+        run_id, provider, repo, api_url, draft, prerelease, dry_run, allow_failed, max_wait, timeout
+    )
+    _exit(run_publish(request, cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
 @click.argument("path", required=False)
 @click.option("--release", "version", help="Release version, e.g. 1.4.0.")
 @_interaction_options
-@click.option("--only", multiple=True, help="Run only these step ids (comma-separated).")
-@click.option("--skip", multiple=True, help="Leave out these step ids (comma-separated).")
+@click.option(
+    "--only",
+    multiple=True,
+    shell_complete=_complete_step_ids,
+    help="Run only these step ids (comma-separated).",
+)
+@click.option(
+    "--skip",
+    multiple=True,
+    shell_complete=_complete_step_ids,
+    help="Leave out these step ids (comma-separated).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would run; execute and record nothing.")
 @_walk_options
+@_output_options
 def run(
     path: str | None,
     version: str | None,
@@ -284,8 +401,13 @@ def run(
     jobs: int,
     keep_going: bool,
     update_snapshots: bool,
+    junit: Path | None,
+    report: Path | None,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """Walk a checklist and record every step (PATH defaults to relcheck.yaml)."""
+    from relcheck.ci_output import RunOutputs
     from relcheck.commands.run import InteractionOptions, RunRequest, WalkOptions, start_run
 
     request = RunRequest(
@@ -296,15 +418,17 @@ def run(
         skip=_ids(skip, "--skip"),
         dry_run=dry_run,
         walk=WalkOptions(jobs, keep_going, update_snapshots),
+        outputs=RunOutputs(junit, report),
     )
-    _exit(start_run(request, cwd=Path.cwd(), ui=_ui()))
+    _exit(start_run(request, cwd=Path.cwd(), ui=_ui(_verbosity(quiet, verbose))))
 
 
 @cli.command()
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=_complete_run_ids)
 @_interaction_options
 @click.option("--force", is_flag=True, help="Resume even though the checklist changed.")
 @_walk_options
+@_output_options
 def resume(
     run_id: str | None,
     answers_file: Path | None,
@@ -313,17 +437,34 @@ def resume(
     jobs: int,
     keep_going: bool,
     update_snapshots: bool,
+    junit: Path | None,
+    report: Path | None,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """Continue a run: passed and skipped steps are not run again."""
+    from relcheck.ci_output import RunOutputs
     from relcheck.commands.run import InteractionOptions, WalkOptions, resume_run
 
     options = InteractionOptions(answers_file, non_interactive)
     walk = WalkOptions(jobs, keep_going, update_snapshots)
-    _exit(resume_run(run_id, interaction=options, force=force, walk=walk, cwd=Path.cwd(), ui=_ui()))
+    ui = _ui(_verbosity(quiet, verbose))
+    outputs = RunOutputs(junit, report)
+    _exit(
+        resume_run(
+            run_id,
+            interaction=options,
+            force=force,
+            walk=walk,
+            cwd=Path.cwd(),
+            ui=ui,
+            outputs=outputs,
+        )
+    )
 
 
 @cli.command()
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=_complete_run_ids)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as one JSON object.")
 def status(run_id: str | None, as_json: bool) -> None:
     """Show a run's steps: status, owner, actual result (default: the latest run)."""
@@ -342,7 +483,7 @@ def history(as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, shell_complete=_complete_run_ids)
 @click.option("--execute", is_flag=True, help="Run the rollback commands, newest first.")
 @click.option("--yes", is_flag=True, help="Do not ask before each command.")
 @click.option("--force", is_flag=True, help="Execute even though the checklist changed.")
@@ -364,5 +505,48 @@ def rollback(run_id: str | None, execute: bool, yes: bool, force: bool) -> None:
     )
 
 
+@cli.command()
+@click.argument("step", shell_complete=_complete_manual_steps)
+@click.option(
+    "--run",
+    "run_id",
+    shell_complete=_complete_run_ids,
+    help="The run (default: the latest); a unique prefix is enough.",
+)
+@click.option(
+    "--answer",
+    type=click.Choice(["done", "failed"]),
+    default="done",
+    show_default=True,
+    help="The step's outcome.",
+)
+@click.option("--note", help="What you observed.")
+@click.option("--by", help="Who signs (default: git's user.name).")
+def sign(step: str, run_id: str | None, answer: str, note: str | None, by: str | None) -> None:
+    """Sign off a manual step of a run; the latest sign-off decides the step."""
+    from relcheck.commands.team import SignRequest
+    from relcheck.commands.team import sign as run_sign
+
+    _exit(run_sign(SignRequest(step, run_id, answer, note, by), cwd=Path.cwd(), ui=_ui()))
+
+
+@cli.command()
+@click.option("--remote", default="origin", show_default=True, help="The team's git remote.")
+@click.option(
+    "--run", "run_id", shell_complete=_complete_run_ids, help="Only this run (default: every run)."
+)
+def sync(remote: str, run_id: str | None) -> None:
+    """Exchange run records with the team's remote as git notes (refs/notes/relcheck)."""
+    from relcheck.commands.team import sync as run_sync
+
+    _exit(run_sync(remote, run_id, cwd=Path.cwd(), ui=_ui()))
+
+
 def main() -> None:
     cli(prog_name="relcheck")
+
+
+def help_text() -> str:
+    """What ``relcheck --help`` prints (relcheck.entry keeps it to answer without click)."""
+    with cli.context_class(cli, info_name="relcheck", **cli.context_settings) as ctx:
+        return ctx.get_help() + "\n"

@@ -467,7 +467,10 @@ def contributors(commits: Sequence[Commit]) -> tuple[tuple[Person, ...], tuple[P
     """People and bots who authored or co-authored ``commits`` (newest first), each once."""
     seen: dict[str, Person] = {}
     # Authors first: their names come from git, a co-author trailer is typed by hand.
-    for person in [c.author for c in commits] + [p for c in commits for p in c.co_authors]:
+    # Commits share Person objects, so each is looked at once (by identity: cheap).
+    authors = {id(c.author): c.author for c in commits}
+    co_authors = {id(p): p for c in commits if c.co_authors for p in c.co_authors}
+    for person in [*authors.values(), *co_authors.values()]:
         seen.setdefault(person.email.casefold() or f"name:{person.name.casefold()}", person)
     everyone = sorted(seen.values(), key=lambda p: (p.name.casefold(), p.email.casefold()))
     return (
@@ -487,11 +490,11 @@ def links_from_url(url: str) -> Links | None:
     "gitea" in the host name (codeberg.org runs Gitea's fork). User names and
     tokens in the URL are never kept.
     """
-    place = _host_and_path(url.strip())
+    place = remote_place(url.strip())
     if place is None:
         return None
     scheme, host, port, path = place
-    forge = _forge(host)
+    forge = forge_of_host(host)
     path = path.strip("/").removesuffix(".git").strip("/")
     if forge is None or "/" not in path:
         return None
@@ -500,7 +503,7 @@ def links_from_url(url: str) -> Links | None:
     return Links(base=f"{scheme}://{shown}{f':{port}' if port else ''}/{path}", forge=forge)
 
 
-def _host_and_path(url: str) -> tuple[str, str, int | None, str] | None:
+def remote_place(url: str) -> tuple[str, str, int | None, str] | None:
     """(web scheme, host, web port, path) of a remote URL, credentials dropped."""
     if "://" not in url:
         match = _SCP_LIKE.fullmatch(url)
@@ -520,7 +523,7 @@ def _host_and_path(url: str) -> tuple[str, str, int | None, str] | None:
     return "https", parts.hostname.lower(), None, parts.path  # the ssh port is not the web's
 
 
-def _forge(host: str) -> str | None:
+def forge_of_host(host: str) -> str | None:
     if host in ("github.com", "ssh.github.com"):
         return "github"
     if host == "gitlab.com" or "gitlab" in host:

@@ -8,11 +8,11 @@ objects and commit text stays data: it is passed to templates, never compiled.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from relcheck.history import Changelog, Commit, Links, Person, ReleaseHistory, Tag
-from relcheck.journal import RunRecord, StepRecord, replay
 from relcheck.model import (
     FAILED,
     HIGHER_IS_BETTER,
@@ -23,6 +23,9 @@ from relcheck.model import (
     RUN_PASSED,
 )
 from relcheck.render import format_duration, format_number, markdown_text
+
+if TYPE_CHECKING:  # a note without a run never needs the journal
+    from relcheck.journal import RunRecord, StepRecord
 
 # A change for the worse by more than this (in percent of the previous value) is flagged.
 WORSE_THRESHOLD_PCT = 20.0
@@ -49,6 +52,7 @@ NOTE_VARIABLES = (
     "rollback_plan",
     "metrics",
     "baseline",
+    "commit_line",
 )
 CHANGELOG_VARIABLES = ("releases", "unreleased", "links")
 
@@ -73,6 +77,7 @@ def note_context(
         baseline=_baseline(previous) if run is not None and previous is not None else None,
     )
     context["summary"] = _summary(context, run)
+    context["commit_line"] = markdown_commit_line
     return context
 
 
@@ -83,29 +88,27 @@ def changelog_context(changelog: Changelog) -> dict[str, Any]:
         "unreleased": history_context(changelog.unreleased) if changelog.unreleased else None,
         "links": _links(changelog.links, None),
         "commit_line": markdown_commit_line,
+        "commit_lines": markdown_commit_lines,
     }
 
 
 def history_context(history: ReleaseHistory) -> dict[str, Any]:
     """One release's git part: the release, its commits, groups, people and links."""
     links = history.links
-    # Each commit is turned into template data once; groups and breaking share it.
-    shown = {commit.sha: CommitData(commit, links) for commit in history.commits}
-
-    def data(commits: Iterable[Commit]) -> list[CommitData]:
-        # `in`, not `or`: truth-testing a CommitData would build all its data.
-        return [shown[c.sha] if c.sha in shown else CommitData(c, links) for c in commits]
-
     groups = [
-        {"title": group.title, "types": list(group.types), "commits": data(group.commits)}
+        {
+            "title": group.title,
+            "types": list(group.types),
+            "commits": CommitList(group.commits, links),
+        }
         for group in history.groups
         if group.commits
     ]
     return {
         "release": _release(history),
-        "commits": list(shown.values()),
+        "commits": CommitList(history.commits, links),
         "groups": groups,
-        "breaking": data(history.breaking),
+        "breaking": CommitList(history.breaking, links),
         "contributors": [_person(person) for person in history.contributors],
         "bots": [_person(person) for person in history.bots],
         "links": _links(links, _safe_url(history.compare_url)),
@@ -185,29 +188,83 @@ class CommitData(Mapping[str, Any]):
         return True
 
 
+class CommitList(Sequence[CommitData]):
+    """Commits as template data, each made a :class:`CommitData` when a template takes it.
+
+    A changelog of 100,000 commits hands most of them to
+    :func:`markdown_commit_lines` only, which reads the commits themselves.
+    """
+
+    __slots__ = ("commits", "links")
+
+    def __init__(self, commits: Sequence[Commit], links: Links | None) -> None:
+        self.commits = commits
+        self.links = links
+
+    @overload
+    def __getitem__(self, index: int) -> CommitData: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[CommitData]: ...
+
+    def __getitem__(self, index: int | slice) -> CommitData | list[CommitData]:
+        if isinstance(index, slice):
+            return [CommitData(commit, self.links) for commit in self.commits[index]]
+        return CommitData(self.commits[index], self.links)
+
+    def __iter__(self) -> Iterator[CommitData]:
+        links = self.links
+        return (CommitData(commit, links) for commit in self.commits)
+
+    def __len__(self) -> int:
+        return len(self.commits)
+
+
+def markdown_commit_lines(commits: Iterable[Mapping[str, Any]]) -> str:
+    """The :func:`markdown_commit_line` of each commit, one per line."""
+    if not isinstance(commits, CommitList):
+        return "\n".join(markdown_commit_line(commit) for commit in commits)
+    # The changelog's inner loop (once per commit of the history): names held locally.
+    links, md = commits.links, markdown_text
+    prefix = _commit_url_prefix(links) if links is not None else None
+    heads: dict[str | None, str] = {None: ""}
+    lines = []
+    for commit in commits.commits:
+        scope = commit.scope
+        head = heads.get(scope)
+        if head is None:
+            head = heads[scope] = f"**{md(scope)}:** " if scope else ""
+        sha = commit.sha
+        link = f"[`{sha[:7]}`]({prefix}{sha})" if prefix else f"`{sha[:7]}`"
+        if commit.pull_requests:
+            link = ", ".join([*(_pull_request_ref(n, links) for n in commit.pull_requests), link])
+        mark = " (**breaking**)" if commit.breaking else ""
+        lines.append(f"- {head}{md(commit.description or commit.subject)}{mark} ({link})")
+    return "\n".join(lines)
+
+
+def _commit_line(commit: Commit, links: Links | None) -> str:
+    return markdown_commit_lines(CommitList((commit,), links))
+
+
+def _pull_request_ref(number: int, links: Links | None) -> str:
+    url = _safe_url(links.pull_request(number)) if links is not None else None
+    return f"[#{number}]({url})" if url else f"#{number}"
+
+
+@lru_cache(maxsize=8)
+def _commit_url_prefix(links: Links) -> str | None:
+    """A commit's link but its hash: a hash is hex, which :func:`_safe_url` keeps as it is."""
+    return _safe_url(links.commit(""))
+
+
 def markdown_commit_line(data: Mapping[str, Any]) -> str:
     """``- **scope:** title (**breaking**) ([#12](url), [`abc1234`](url))`` for one commit."""
     if isinstance(data, CommitData):
-        commit, links = data.commit, data.links
-        scope, title, breaking, short = (
-            commit.scope,
-            commit.description or commit.subject,
-            commit.breaking,
-            commit.short,
-        )
-        url = _safe_url(links.commit(commit.sha)) if links else None
-        prs = [
-            (n, _safe_url(links.pull_request(n)) if links else None) for n in commit.pull_requests
-        ]
-    else:
-        scope, title, breaking, short = (
-            data["scope"],
-            data["title"],
-            data["breaking"],
-            data["short"],
-        )
-        url = data["url"]
-        prs = [(pr["number"], pr["url"]) for pr in data["pull_requests"]]
+        return _commit_line(data.commit, data.links)
+    scope, title, breaking, short = data["scope"], data["title"], data["breaking"], data["short"]
+    url = data["url"]
+    prs = [(pr["number"], pr["url"]) for pr in data["pull_requests"]]
     head = f"**{markdown_text(scope)}:** " if scope else ""
     mark = " (**breaking**)" if breaking else ""
     refs = [f"[#{n}]({u})" if u else f"#{n}" for n, u in prs]
@@ -366,6 +423,8 @@ def _count(number: int, noun: str) -> str:
 
 def previous_passed_run(run: RunRecord, folders: Sequence[Path]) -> RunRecord | None:
     """The newest passed run of the same checklist that started before ``run``."""
+    from relcheck.journal import replay
+
     for folder in sorted(folders, reverse=True):
         if folder.name >= run.run_id:
             continue

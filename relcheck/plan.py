@@ -114,6 +114,7 @@ def build_plan(
     masker: Masker,
 ) -> list[ResolvedStep]:
     """Render every step; all template errors are reported together."""
+    environ = dict(environ)  # copied once, not once per step (os.environ decodes each value)
     context = template_context(
         checklist,
         version=release.version,
@@ -241,11 +242,17 @@ class Order:
     gates: frozenset[str]
 
     def waves(self, ids: list[str]) -> list[list[str]]:
-        """Steps grouped by how early they can start; a wave's steps can run side by side."""
+        """Steps (``ids``, in checklist order) grouped by how early they can start; a
+        wave's steps can run side by side."""
         level: dict[str, int] = {}
+        deepest = -1
         for step_id in ids:
-            waits = [level[d] for d in self.waits_for[step_id] if d in level]
-            level[step_id] = 1 + max(waits, default=-1)
+            if step_id in self.explicit:
+                waits = [level[d] for d in self.waits_for[step_id] if d in level]
+                level[step_id] = 1 + max(waits, default=-1)
+            else:  # it waits for every step before it: those are all in `level` so far
+                level[step_id] = 1 + deepest
+            deepest = max(deepest, level[step_id])
         waves: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
         for step_id in ids:
             waves[level[step_id]].append(step_id)

@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -267,7 +267,10 @@ def _wait(proc: _Popen, watch: _Watch, on_output: Callable[[bytes], None]) -> Pr
 
 
 def _tick(proc: _Popen, watch: _Watch, reader: _Reader) -> None:
-    reader.pump(_TICK_S)
+    if reader.eof and proc.returncode is None:
+        _wait_exit(proc, _TICK_S)  # output over: the process is ending, so wait for that
+    else:
+        reader.pump(_TICK_S)
     proc.poll()
     now = time.monotonic()
     _note_stop_requests(proc, watch, now)
@@ -275,6 +278,13 @@ def _tick(proc: _Popen, watch: _Watch, reader: _Reader) -> None:
         _escalate(proc, watch, now)
     elif watch.timed_out or watch.interrupted or proc.returncode is not None:
         _begin_stop(proc, watch, now)
+
+
+def _wait_exit(proc: _Popen, wait_s: float) -> None:
+    """Up to ``wait_s`` for the process to exit, noticed within a millisecond or so
+    (a whole tick's sleep here would add its length to every short step)."""
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=wait_s)
 
 
 def _note_stop_requests(proc: _Popen, watch: _Watch, now: float) -> None:

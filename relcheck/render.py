@@ -8,9 +8,10 @@ escaping filters for untrusted text, and HTML autoescaping for HTML output.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +46,8 @@ def environment() -> SandboxedEnvironment:
 
 def check_syntax(text: str) -> TemplateProblem | None:
     """Return the parse problem of a template string, or None when it parses."""
+    if "{" not in text:
+        return None  # every Jinja2 tag starts with "{": plain text always parses
     from jinja2 import TemplateSyntaxError
 
     try:
@@ -74,10 +77,10 @@ def check_expression(expression: str) -> TemplateProblem | None:
 
 def render_string(text: str, context: Mapping[str, Any]) -> str:
     """Render one template string; undefined names raise TemplateProblem."""
-    from jinja2 import TemplateError, TemplateSyntaxError
-
     if "{" not in text:
         return text
+    from jinja2 import TemplateError, TemplateSyntaxError
+
     try:
         return environment().from_string(text).render(context)
     except TemplateSyntaxError as exc:
@@ -118,24 +121,51 @@ class TemplateFailed(RelcheckError):
         self.line = line
 
 
+def preload_document(
+    name: str, *, folder: Path | None = None, templates: Path | None = None, html: bool = False
+) -> Callable[[], None]:
+    """Start loading a document template (importing Jinja2, reading the compiled template
+    from the cache) on a thread, and return what waits for it to finish.
+
+    Why: a release note spends much of its time waiting for git; loading the
+    template meanwhile takes that much off the wait. Any problem is left for
+    :func:`render_document` to report.
+    """
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            _document_environment(
+                str(folder) if folder else None, str(templates) if templates else None, html
+            ).get_template(name)
+
+    loader = threading.Thread(target=load, name="relcheck-template", daemon=True)
+    loader.start()
+    return loader.join
+
+
 def render_document(
     name: str,
     context: Mapping[str, Any],
     *,
     folder: Path | None = None,
+    templates: Path | None = None,
     html: bool = False,
 ) -> str:
     """Render a document template (a note, the changelog, a runbook).
 
     ``name`` is looked up in ``folder`` first (a user's template and its
-    neighbours), then among the built-ins; ``builtin/NAME`` always names a
+    neighbours), then in ``templates`` (the project's folder, ``[tool.relcheck]
+    templates``), then among the built-ins; ``builtin/NAME`` always names a
     built-in, so a user template called like one can still extend it. With
     ``html`` every value is HTML-escaped unless a template marks it safe.
     Any failure raises :class:`TemplateFailed` naming the template and line.
     """
     from jinja2 import TemplateNotFound, TemplateSyntaxError
 
-    env = _document_environment(str(folder) if folder else None, html)
+    env = _document_environment(
+        str(folder) if folder else None, str(templates) if templates else None, html
+    )
     try:
         template = env.get_template(name)
     except TemplateSyntaxError as exc:
@@ -161,14 +191,16 @@ def render_document(
 
 
 @lru_cache(maxsize=8)
-def _document_environment(folder: str | None, html: bool) -> SandboxedEnvironment:
+def _document_environment(
+    folder: str | None, templates: str | None, html: bool
+) -> SandboxedEnvironment:
     from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
     from relcheck.resources import templates_dir
 
     builtins = FileSystemLoader(str(templates_dir()))
-    loaders: list[Any] = [FileSystemLoader(folder)] if folder else []
+    loaders: list[Any] = [FileSystemLoader(path) for path in (folder, templates) if path]
     loaders += [PrefixLoader({BUILTIN_PREFIX.rstrip("/"): builtins}), builtins]
     env = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
@@ -179,9 +211,47 @@ def _document_environment(folder: str | None, html: bool) -> SandboxedEnvironmen
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=_html_value if html else None,
+        bytecode_cache=_bytecode_cache("html" if html else "md"),
     )
     env.filters.update(DOCUMENT_FILTERS)
     return env
+
+
+def _bytecode_cache(flavour: str) -> Any:
+    """Compiled templates kept in the user cache folder: compiling the release note
+    costs more than rendering it. Jinja checks each template's source checksum, so
+    an edited template is compiled again; the file names carry what else shapes
+    the compiled code (relcheck's and Jinja's versions, this module, ``flavour``).
+    A cache folder that cannot be read or written is skipped."""
+    import zlib
+
+    from jinja2 import FileSystemBytecodeCache
+    from jinja2 import __version__ as jinja_version
+
+    from relcheck import __version__
+    from relcheck.usercache import cache_dir
+
+    folder = cache_dir()
+    if folder is None:
+        return None
+    here = os.stat(__file__)
+    stamp = f"{__version__}|{jinja_version}|{here.st_mtime_ns}|{here.st_size}|{flavour}"
+
+    class _Cache(FileSystemBytecodeCache):
+        def load_bytecode(self, bucket: Any) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, EOFError, ValueError):
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            try:
+                os.makedirs(self.directory, mode=0o700, exist_ok=True)
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    return _Cache(os.path.join(folder, "templates"), f"{zlib.crc32(stamp.encode()):08x}-%s.cache")
 
 
 def _html_value(value: Any) -> Any:
@@ -246,6 +316,8 @@ def markdown_text(value: Any) -> str:
     doubled. Code spans are kept as written (nothing in them is live), and
     ``_``/``*`` are left alone so the raw text stays readable.
     """
+    if type(value) is str and not _NOTHING_TO_ESCAPE.search(value):
+        return value  # most commit subjects: one line, nothing special
     return "\n".join(_escape_line(line, table=False) for line in _plain(value).split("\n"))
 
 
@@ -295,6 +367,9 @@ def _code_spans(line: str) -> dict[int, int]:
     return spans
 
 
+# Text with none of these (line ends, control characters, what _SPECIAL names) is left
+# as it is by markdown_text.
+_NOTHING_TO_ESCAPE = re.compile(r"[\\<>&\]`@\x00-\x1f\x7f]")
 # A line with none of these characters has nothing to escape (most commit subjects).
 _SPECIAL = re.compile(r"[\\<>&\]`@]")
 _SPECIAL_IN_TABLE = re.compile(r"[\\<>&\]`@|]")
@@ -313,7 +388,7 @@ def _escape_line(line: str, *, table: bool) -> str:
             i = spans[i]
             continue
         mention = _MENTION.match(line, i)
-        if mention and not (i and line[i - 1].isalnum()):
+        if mention and not _ends_in_word(out):
             out.append(
                 _neutral_mention(mention.group(), out, line[mention.end() : mention.end() + 1])
             )
@@ -322,6 +397,14 @@ def _escape_line(line: str, *, table: bool) -> str:
         out.append(_escape_char(line, i, table=table))
         i += 1
     return "".join(out)
+
+
+def _ends_in_word(out: list[str]) -> bool:
+    """Whether the escaped text so far ends in an ASCII letter or digit, so an ``@`` next
+    to it starts no mention (``ada@example.com``). Judged on the output, where a mention
+    neutralised just before ends in a backtick, and in ASCII, as GitHub finds mentions."""
+    last = out[-1][-1:] if out else ""
+    return last.isascii() and last.isalnum()
 
 
 def _escape_char(line: str, i: int, *, table: bool) -> str:

@@ -104,10 +104,10 @@ def tag_pattern(template: str, context: Mapping[str, Any] | None = None) -> TagP
     The template is rendered with a marker for the version, so any text around
     it (and other names in ``context``) is matched literally.
     """
-    from relcheck.render import TemplateProblem, render_string
+    from relcheck.render import TemplateProblem
 
     try:
-        rendered = render_string(template, {**(context or {}), "version": _MARKER})
+        rendered = _render(template, context, _MARKER)
     except TemplateProblem as exc:
         raise UsageError(
             f"tag template {template!r} cannot be used to find release tags: {exc.message}"
@@ -127,12 +127,27 @@ def tag_pattern(template: str, context: Mapping[str, Any] | None = None) -> TagP
 
 def render_tag(template: str, version: str, context: Mapping[str, Any] | None = None) -> str:
     """The tag name ``template`` gives for ``version``."""
-    from relcheck.render import TemplateProblem, render_string
+    from relcheck.render import TemplateProblem
 
     try:
-        return render_string(template, {**(context or {}), "version": version}).strip()
+        return _render(template, context, version).strip()
     except TemplateProblem as exc:
         raise UsageError(f"tag template {template!r} cannot be rendered: {exc.message}") from None
+
+
+_VERSION_PLACEHOLDER = re.compile(r"\{\{\s*version\s*\}\}")
+
+
+def _render(template: str, context: Mapping[str, Any] | None, version: str) -> str:
+    """``template`` rendered with ``version``; one that names nothing but ``{{ version }}``
+    (``v{{ version }}``, most are) is filled in directly, as Jinja2 would, without it:
+    compiling a template costs more than all else a release note needs from tags."""
+    parts = _VERSION_PLACEHOLDER.split(template)
+    if len(parts) > 1 and not any("{" in part or "\r" in part for part in parts):
+        return version.join(parts)
+    from relcheck.render import render_string
+
+    return render_string(template, {**(context or {}), "version": version})
 
 
 # -- the next version -------------------------------------------------------------

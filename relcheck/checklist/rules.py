@@ -120,9 +120,12 @@ def _needs_problems(file: str, steps: list[tuple[str, Map]]) -> list[Problem]:
     ids = [_step_id(step) for _, step in steps]
     problems = []
     for position, (path, step) in enumerate(steps):
+        entries = _needs_entries(step)
+        if not entries:
+            continue  # most steps: no need to list every other step's id
         earlier = [i for i in ids[:position] if i is not None]
         later = {i for i in ids[position + 1 :] if i is not None}
-        for index, item in _needs_entries(step):
+        for index, item in entries:
             message = _need_problem(str(item.value), ids[position], earlier, later)
             if message is not None:
                 where = index_path(key_path(path, "needs"), index)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relcheck import gitrepo
 from relcheck.errors import EXIT_OK, RecordError, UsageError
-from relcheck.files import write_atomic
 from relcheck.history import DEFAULT_GROUPS, GroupSpec, NotesOptions
-from relcheck.journal import RunRecord, find_run, list_runs, replay
 from relcheck.model import DEFAULT_TAG_TEMPLATE, Checklist
 from relcheck.notes import changelog_context, note_context, previous_passed_run
-from relcheck.render import render_document
-from relcheck.ui import UI
+from relcheck.render import preload_document, render_document
+from relcheck.settings import project_settings
+
+if TYPE_CHECKING:  # imported where used: a note without a run needs no journal
+    from relcheck.journal import RunRecord
+    from relcheck.ui import UI
 
 FORMATS = ("md", "html")
 
@@ -40,6 +43,9 @@ def notes(request: NoteRequest, *, cwd: Path, ui: UI) -> int:
     root = _git_root(cwd)
     run = _chosen_run(request, cwd)
     checklist = _run_checklist(run, cwd) if run is not None else _default_checklist(cwd)
+    templates = project_settings(cwd).templates
+    template, folder, fmt = _note_template(request, checklist, cwd, templates)
+    loaded = preload_document(template, folder=folder, templates=templates, html=fmt == "html")
     history = read_release(
         root,
         tag_template=checklist.tag if checklist else DEFAULT_TAG_TEMPLATE,
@@ -49,13 +55,21 @@ def notes(request: NoteRequest, *, cwd: Path, ui: UI) -> int:
         options=notes_options(checklist),
         tag_context=tag_context(checklist),
     )
-    previous = previous_passed_run(run, list_runs(cwd)) if run is not None else None
+    previous = None
+    if run is not None:
+        from relcheck.journal import list_runs
+
+        previous = previous_passed_run(run, list_runs(cwd))
     context = note_context(
         history, run=run, previous=previous, directions=checklist.metrics if checklist else {}
     )
-    template, folder, fmt = _note_template(request, checklist, cwd)
-    text = render_document(template, context, folder=folder, html=fmt == "html")
+    loaded()
+    text = render_document(
+        template, context, folder=folder, templates=templates, html=fmt == "html"
+    )
     if run is not None:
+        from relcheck.files import write_atomic
+
         write_atomic(run.folder / f"note.{fmt}", text)
     _deliver(text, request.output, ui)
     return EXIT_OK
@@ -67,6 +81,8 @@ def changelog(*, output: Path | None, unreleased: bool, cwd: Path, ui: UI) -> in
 
     root = _git_root(cwd)
     checklist = _default_checklist(cwd)
+    templates = project_settings(cwd).templates
+    loaded = preload_document("changelog.md.j2", templates=templates)
     history = read_changelog(
         root,
         tag_template=checklist.tag if checklist else DEFAULT_TAG_TEMPLATE,
@@ -74,7 +90,12 @@ def changelog(*, output: Path | None, unreleased: bool, cwd: Path, ui: UI) -> in
         unreleased=unreleased,
         tag_context=tag_context(checklist),
     )
-    _deliver(render_document("changelog.md.j2", changelog_context(history)), output, ui)
+    # The history lives to the end of the command: leave its objects out of the
+    # collector's later passes, which would otherwise walk all of them again.
+    gc.freeze()
+    loaded()
+    text = render_document("changelog.md.j2", changelog_context(history), templates=templates)
+    _deliver(text, output, ui)
     return EXIT_OK
 
 
@@ -117,6 +138,8 @@ def _chosen_run(request: NoteRequest, cwd: Path) -> RunRecord | None:
         if request.run_id:
             raise UsageError("give either a RUN_ID or --no-run, not both")
         return None
+    from relcheck.journal import find_run, list_runs, replay
+
     if request.run_id is not None:
         return replay(find_run(cwd, request.run_id))
     folders = list_runs(cwd)
@@ -126,6 +149,8 @@ def _chosen_run(request: NoteRequest, cwd: Path) -> RunRecord | None:
 
 
 def _run_of_tag(folders: list[Path], tag: str) -> RunRecord | None:
+    from relcheck.journal import replay
+
     for folder in reversed(folders):
         try:
             run = replay(folder)
@@ -157,18 +182,23 @@ def _default_checklist(cwd: Path) -> Checklist | None:
 
 
 def _note_template(
-    request: NoteRequest, checklist: Checklist | None, cwd: Path
+    request: NoteRequest, checklist: Checklist | None, cwd: Path, templates: Path | None
 ) -> tuple[str, Path | None, str]:
     """(template name, folder searched first, format) for the note.
 
     ``--template`` wins; else the checklist's ``notes.template`` when it is of the
     format asked for (a name containing ``.html`` is HTML); else the built-in.
+    A name found neither relative to the current folder (``--template``) nor to
+    the checklist's (``notes.template``) is looked for in the project's
+    ``templates`` folder.
     """
     custom: Path | None = None
     if request.template is not None:
-        custom = request.template if request.template.is_absolute() else cwd / request.template
+        custom = _in_templates(cwd / request.template, request.template, templates)
     elif checklist is not None and checklist.notes.template:
-        candidate = checklist.path.parent / checklist.notes.template
+        candidate = _in_templates(
+            checklist.path.parent / checklist.notes.template, checklist.notes.template, templates
+        )
         if request.fmt is None or _format_of(candidate) == request.fmt:
             custom = candidate
     fmt = request.fmt or (_format_of(custom) if custom else "md")
@@ -184,6 +214,14 @@ def _note_template(
     return custom.name, custom.parent, fmt
 
 
+def _in_templates(path: Path, name: Path | str, templates: Path | None) -> Path:
+    """``path`` when it exists, else ``name`` in the project's template folder if there."""
+    if path.is_file() or templates is None:
+        return path
+    found = templates / name
+    return found if found.is_file() else path
+
+
 def _format_of(path: Path) -> str:
     return "html" if ".html" in path.name.lower() or ".htm" in path.name.lower() else "md"
 
@@ -193,5 +231,7 @@ def _deliver(text: str, output: Path | None, ui: UI) -> None:
         ui.stream.write(text)
         ui.stream.flush()
         return
+    from relcheck.files import write_atomic
+
     write_atomic(output, text)
     ui.print(f"Wrote {output}")

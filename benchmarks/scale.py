@@ -1,0 +1,132 @@
+"""Scale: a 2,000-step checklist validates and plans in under a second, and a run's time
+and record grow linearly with its steps (500 / 1,000 / 2,000).
+
+The baseline for reading is PyYAML itself loading the same file (with libyaml,
+and in pure Python): the floor for any tool that reads it. The checklists are
+written in block style, as `relcheck init` writes them; relcheck reads block
+style with libyaml and a document with flow collections ({...}, [...]) with
+PyYAML's pure-Python reader, whose error messages and positions it reports.
+Run: make bench, or .venv/bin/python benchmarks/scale.py [--runs N] [--sizes 500,1000,2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import RELCHECK, bench_env, machine, medians, table, time_command, verdict
+
+STEP = (
+    "  - id: s{i}\n"
+    "    title: Step {i}\n"
+    "    run: 'true'\n"
+    "    owner: team-{team}\n"
+    "    expected: exits 0\n"
+    "    rollback: none\n"
+)
+
+
+def checklist(folder: Path, steps: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    body = "".join(STEP.format(i=i, team=i % 7) for i in range(steps))
+    path = folder / "relcheck.yaml"
+    path.write_text(f"version: 1\nname: {steps} steps\ndefaults:\n  owner: bench\nsteps:\n{body}")
+    subprocess.run(["git", "init", "-q", str(folder)], check=True, timeout=60)
+    return path
+
+
+def _reading(folder: Path, runs: int, env: dict[str, str]) -> None:
+    path = checklist(folder, 2000)
+    load = "import sys, yaml; yaml.load(open(sys.argv[1]), Loader=yaml.{})"
+    results = medians(
+        {
+            "PyYAML load (libyaml)": lambda: time_command(
+                [sys.executable, "-c", load.format("CSafeLoader"), str(path)], cwd=folder, env=env
+            ),
+            "PyYAML load (pure Python)": lambda: time_command(
+                [sys.executable, "-c", load.format("SafeLoader"), str(path)], cwd=folder, env=env
+            ),
+            "relcheck validate": lambda: time_command([*RELCHECK, "validate"], cwd=folder, env=env),
+            "relcheck plan": lambda: time_command(
+                [*RELCHECK, "plan", "--release", "1.0.0"], cwd=folder, env=env
+            ),
+        },
+        runs,
+    )
+    table(
+        f"A 2,000-step checklist, read whole (median of {runs} runs)",
+        results,
+        "PyYAML load (libyaml)",
+    )
+    for name in ("relcheck validate", "relcheck plan"):
+        verdict(f"{name} under 1 s", results[name] < 1.0, f"{results[name]:.2f} s")
+
+
+def _record_bytes(folder: Path) -> int:
+    runs = sorted((folder / ".relcheck" / "runs").iterdir())
+    return sum(path.stat().st_size for path in runs[-1].rglob("*") if path.is_file())
+
+
+def _run_once(folder: Path, env: dict[str, str]) -> tuple[float, int, str]:
+    seconds = time_command(
+        [*RELCHECK, "run", "--release", "1.0.0", "--non-interactive"], cwd=folder, env=env
+    )
+    status = subprocess.run(
+        [*RELCHECK, "status", "--json"], cwd=folder, env=env, capture_output=True, check=True
+    )
+    return seconds, _record_bytes(folder), json.loads(status.stdout)["state"]
+
+
+def _growth(root: Path, sizes: list[int], runs: int, env: dict[str, str]) -> None:
+    print(f"\nRuns of N steps of `true` (median of {runs} runs each)")
+    print(f"  {'steps':>6}  {'time':>9}  {'per step':>9}  {'record':>10}  {'per step':>9}")
+    rows = []
+    for size in sizes:
+        folder = root / f"run-{size}"
+        checklist(folder, size)
+        found = [_run_once(folder, env) for _ in range(runs)]
+        seconds = sorted(s for s, _, _ in found)[len(found) // 2]
+        size_bytes, state = found[-1][1], found[-1][2]
+        rows.append((size, seconds, size_bytes))
+        print(
+            f"  {size:>6}  {seconds:8.2f}s  {seconds / size * 1000:7.2f}ms  "
+            f"{size_bytes / 1024:8.0f}KiB  {size_bytes / size:7.0f} B  ({state})"
+        )
+    (small, small_s, small_b), (large, large_s, large_b) = rows[0], rows[-1]
+    time_ratio = (large_s / large) / (small_s / small)
+    bytes_ratio = (large_b / large) / (small_b / small)
+    verdict(
+        f"time per step at {large} within 1.25x of that at {small}",
+        time_ratio <= 1.25,
+        f"{time_ratio:.2f}x",
+    )
+    verdict(
+        f"record per step at {large} within 1.05x of that at {small}",
+        bytes_ratio <= 1.05,
+        f"{bytes_ratio:.2f}x",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sizes", default="500,1000,2000")
+    args = parser.parse_args()
+    print(machine())
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        env = bench_env(XDG_CACHE_HOME=str(root / "cache"))
+        started = time.perf_counter()
+        _reading(root / "read", args.runs, env)
+        _growth(root, [int(size) for size in args.sizes.split(",")], args.runs, env)
+        print(f"\n(all of it took {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
