@@ -4,12 +4,21 @@ A step's command runs as ``[shell, "-c", command]`` in a process group of its ow
 On timeout, Ctrl-C or cancel the whole group gets SIGTERM, then SIGKILL after a
 grace period; whatever the command leaves running in its group is stopped the
 same way when it ends, so no grandchild survives a step.
+
+The command starts behind a gate: the new process waits until the caller has
+recorded its group id (``on_start``), so a relcheck killed at any moment leaves
+no group it has not recorded. The record names the group's leader too (start
+time and boot), so a group id given to another process later is not taken for
+the step's group (:func:`stop_recorded_group`).
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import threading
@@ -19,6 +28,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any, Literal
 
 from relcheck.errors import RelcheckError
 
@@ -31,8 +41,16 @@ _DRAIN_S = 0.5
 # uninterruptible sleep may take a moment; we never wait forever).
 _AFTER_KILL_S = 1.0
 _READ_SIZE = 65536
+# The gate a command starts behind: /bin/sh waits for one line on its stdin (a pipe
+# from relcheck), then becomes the step's shell with stdin from /dev/null. At end of
+# file without that line (relcheck died before recording the group) it exits and the
+# command never runs. ``$0`` names relcheck in the gate's own error messages.
+_GATE_SH = "/bin/sh"
+_GATE = 'read _ || exit 0; exec "$@" </dev/null'
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 _Popen = subprocess.Popen[bytes]
+GroupFate = Literal["stopped", "gone", "other"]
 
 
 @dataclass(frozen=True)
@@ -101,16 +119,16 @@ def run_command(
     """Run ``command`` with ``shell -c`` in its own process group and wait for it.
 
     Output (stdout and stderr merged) is passed to ``on_output`` as it comes.
-    ``on_start(pid)`` is called right after the start; the pid is also the
-    group id. Never raises for a failing command; raises RelcheckError only when
-    the shell cannot be started.
+    ``on_start(pid)`` is called once the process exists, before the command
+    runs: the command starts only when it returns. The pid is also the group
+    id. Never raises for a failing command; raises RelcheckError only when the
+    shell cannot be started.
     """
     watch = _Watch(timeout=timeout, grace_s=grace_s, cancel=cancel)
     with _sigint_counted(watch):
-        proc = _start(command, shell=shell, cwd=cwd, env=env)
+        proc, gate = _start(command, shell=shell, cwd=cwd, env=env)
         try:
-            if on_start is not None:
-                on_start(proc.pid)
+            _open_gate(gate, on_start, proc.pid)
             return _wait(proc, watch, on_output)
         except BaseException:
             stop_group(proc.pid, grace_s=0)
@@ -134,6 +152,34 @@ def stop_group(pgid: int, *, grace_s: float = 3.0) -> bool:
     if not gone and _signal_group(pgid, signal.SIGKILL):
         _wait_group_gone(pgid, _AFTER_KILL_S)
     return True
+
+
+def group_mark(pgid: int) -> dict[str, Any]:
+    """What to record about a group just started: its id, and (where there is /proc)
+    its leader's start time and the boot it runs in, for :func:`stop_recorded_group`."""
+    mark: dict[str, Any] = {"pgid": pgid}
+    started, boot = _start_time(pgid), _boot_id()
+    if started is not None and boot is not None:
+        mark["leader_start"], mark["boot_id"] = started, boot
+    return mark
+
+
+def stop_recorded_group(
+    pgid: int, mark: Mapping[str, Any] | None, *, grace_s: float = 3.0
+) -> GroupFate:
+    """Stop group ``pgid``, recorded with :func:`group_mark`, if it is still that group.
+
+    Pids are reused: a process now leading a group with that id but started at
+    another time, or in another boot, is someone else's and is left alone
+    (``"other"``). A group whose leader is gone but whose members remain is
+    still the recorded one (a pid in use as a group id is not given out again).
+    Without the leader's identity (an older record, no /proc) the group is
+    stopped as :func:`stop_group` does. Returns ``"stopped"`` when something was
+    running and was stopped, ``"gone"`` when nothing was left.
+    """
+    if not _is_recorded_group(pgid, mark or {}):
+        return "other" if _group_alive(pgid) else "gone"
+    return "stopped" if stop_group(pgid, grace_s=grace_s) else "gone"
 
 
 def run_capture(
@@ -167,19 +213,54 @@ def run_capture(
 # -- starting ---------------------------------------------------------------
 
 
-def _start(command: str, *, shell: str, cwd: Path, env: Mapping[str, str]) -> _Popen:
+def _start(command: str, *, shell: str, cwd: Path, env: Mapping[str, str]) -> tuple[_Popen, int]:
+    """Start ``shell -c command`` behind the gate; returns the process and the gate's
+    write end (see ``_GATE``)."""
+    gate_out, gate = os.pipe()
     try:
-        return subprocess.Popen(
-            [shell, "-c", command],
+        _check_shell(shell, cwd, env)
+        proc = subprocess.Popen(
+            [_GATE_SH, "-c", _GATE, "relcheck", shell, "-c", command],
             cwd=cwd,
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            stdin=gate_out,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    except OSError as exc:
-        raise _start_error(command, shell, cwd, exc) from exc
+    except BaseException as exc:
+        os.close(gate)
+        if isinstance(exc, OSError):
+            raise _start_error(command, shell, cwd, exc) from exc
+        raise
+    finally:
+        os.close(gate_out)
+    return proc, gate
+
+
+def _check_shell(shell: str, cwd: Path, env: Mapping[str, str]) -> None:
+    """Raise the error exec would for a shell that is missing or not executable: behind
+    the gate, exec runs in /bin/sh, where its failure would be only an exit code."""
+    if os.sep in shell:
+        found = shutil.which(os.path.join(cwd, shell))  # an absolute shell stays as it is
+    else:
+        found = shutil.which(shell, path=os.pathsep.join(os.get_exec_path(env)))
+    if found is None:
+        is_file = os.sep in shell and os.path.isfile(os.path.join(cwd, shell))
+        code = errno.EACCES if is_file else errno.ENOENT
+        raise OSError(code, os.strerror(code), shell)
+
+
+def _open_gate(gate: int, on_start: Callable[[int], None] | None, pid: int) -> None:
+    """Call ``on_start``, then let the command run (the gate reads the line written
+    here). If ``on_start`` fails, the gate reads end of file: the command never runs."""
+    try:
+        if on_start is not None:
+            on_start(pid)
+        with suppress(BrokenPipeError):  # the gate was killed meanwhile; the wait sees it
+            os.write(gate, b"\n")
+    finally:
+        os.close(gate)
 
 
 def _start_error(command: str, shell: str, cwd: Path, exc: OSError) -> RelcheckError:
@@ -448,17 +529,48 @@ def _group_states(pgid: int) -> list[str] | None:
     states = []
     for pid in pids:
         stat = _proc_stat(pid)
-        if stat is not None and stat[1] == pgid:
-            states.append(stat[0])
+        if stat is not None and int(stat[2]) == pgid:
+            states.append(stat[0].decode())
     return states
 
 
-def _proc_stat(pid: str) -> tuple[str, int] | None:
+def _is_recorded_group(pgid: int, mark: Mapping[str, Any]) -> bool:
+    """Whether group ``pgid`` is still the one ``mark`` (from :func:`group_mark`) describes;
+    True where that cannot be told (no leader identity recorded, or no /proc now)."""
+    started, boot = mark.get("leader_start"), mark.get("boot_id")
+    now_boot = _boot_id()
+    if started is None or boot is None or now_boot is None:
+        return True
+    if boot != now_boot:
+        return False  # recorded before a restart (or on another machine): that group is gone
+    leader = _start_time(pgid)
+    # No process with that pid: the leader ended; members left in the group are its own.
+    return leader is None or leader == started
+
+
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks after boot), or None (gone, no /proc)."""
+    stat = _proc_stat(str(pid))
+    return int(stat[19]) if stat is not None and len(stat) > 19 else None
+
+
+@functools.cache
+def _boot_id() -> str | None:
+    """This boot's id (Linux), read once; None where there is none."""
+    try:
+        with open(_BOOT_ID, encoding="ascii") as fh:
+            return fh.read().strip() or None
+    except (OSError, ValueError):
+        return None
+
+
+def _proc_stat(pid: str) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name (the first is the state,
+    field 3), or None. The name is in parentheses and may hold spaces and ``)``."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             raw = fh.read()
     except OSError:
         return None
-    # Fields after the command name, which is in parentheses and may hold spaces.
     fields = raw[raw.rfind(b")") + 2 :].split()
-    return fields[0].decode(), int(fields[2])
+    return fields if len(fields) > 2 else None

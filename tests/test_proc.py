@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,14 @@ import pytest
 
 import relcheck
 from relcheck.errors import RelcheckError
-from relcheck.proc import ProcResult, run_capture, run_command, stop_group
+from relcheck.proc import (
+    ProcResult,
+    group_mark,
+    run_capture,
+    run_command,
+    stop_group,
+    stop_recorded_group,
+)
 
 # Generous bounds: they only turn a hang into a failure, they measure nothing.
 HANG_S = 20.0
@@ -37,6 +45,22 @@ with open(folder / "output.log", "ab", buffering=0) as log:
     )
 state = "interrupted" if result.interrupted else "not-interrupted"
 print(state, result.signal, result.stopped_with, flush=True)
+"""
+
+# A caller killed (kill -9) right after the start, before it could record the group.
+KILLED_AT_START_SCRIPT = """\
+import os, signal, sys
+from pathlib import Path
+from relcheck.proc import run_command
+
+folder = Path(sys.argv[1])
+
+def on_start(pid):
+    (folder / "group").write_text(f"{pid}\\n")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+run_command("echo ran > effect; sleep 100", cwd=folder, env=dict(os.environ), timeout=60,
+            on_output=lambda data: None, on_start=on_start)
 """
 
 
@@ -179,6 +203,34 @@ def test_on_start_gets_the_pid_that_is_also_the_group(run: Run) -> None:
     assert result.exit_code == 0
     [(pid, pgid)] = seen
     assert pid == pgid != os.getpgid(0)
+
+
+def test_the_command_runs_only_after_on_start_returned(run: Run, tmp_path: Path) -> None:
+    # on_start is where relcheck records the group id; nothing may happen before that.
+    def on_start(pid: int) -> None:
+        time.sleep(0.3)
+        (tmp_path / "recorded").write_text(f"{pid}\n")
+
+    result = run('test "$(cat recorded)" = "$$" && echo after-record', on_start=on_start)
+    assert result.exit_code == 0
+    assert run.output == b"after-record\n"
+
+
+def test_a_caller_killed_before_recording_the_group_leaves_the_command_unrun(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_AT_START_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(Path(relcheck.__file__).parents[1])}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], env=env, timeout=HANG_S)
+    assert done.returncode == -signal.SIGKILL
+    group = _read_pid(tmp_path / "group")
+    try:
+        _wait_for(lambda: not _alive(group), "the waiting process to give up")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+    assert not (tmp_path / "effect").exists()
 
 
 def test_env_and_cwd_are_passed(run: Run, tmp_path: Path) -> None:
@@ -386,6 +438,36 @@ def test_stop_group_kills_a_group_that_ignores_term(
     assert stop_group(proc.pid, grace_s=0.3) is True
     assert proc.wait(timeout=HANG_S) == -signal.SIGKILL
     assert not _alive(grandchild)
+
+
+def test_a_recorded_group_is_stopped_only_while_it_has_the_same_leader(
+    tmp_path: Path, group: Callable[[str], subprocess.Popen[bytes]]
+) -> None:
+    # A command name with spaces and parentheses must not confuse reading /proc.
+    odd = tmp_path / "a) b (c"
+    odd.symlink_to(shutil.which("sleep") or "/bin/sleep")
+    proc = group(f"exec '{odd}' 100")
+    _wait_for(lambda: Path(f"/proc/{proc.pid}/comm").read_text() == "a) b (c\n", "the exec")
+    mark = group_mark(proc.pid)
+    leader = {key: mark[key] for key in ("leader_start", "boot_id")}
+
+    later = {**leader, "leader_start": leader["leader_start"] + 1}
+    assert stop_recorded_group(proc.pid, later, grace_s=1.0) == "other"
+    other_boot = {**leader, "boot_id": "00000000-0000-0000-0000-000000000000"}
+    assert stop_recorded_group(proc.pid, other_boot, grace_s=1.0) == "other"
+    assert _alive(proc.pid)
+
+    assert stop_recorded_group(proc.pid, leader, grace_s=1.0) == "stopped"
+    assert proc.wait(timeout=HANG_S) == -signal.SIGTERM
+    assert stop_recorded_group(proc.pid, leader, grace_s=1.0) == "gone"
+
+
+def test_a_group_recorded_without_its_leader_is_stopped_as_before(
+    group: Callable[[str], subprocess.Popen[bytes]],
+) -> None:
+    proc = group("sleep 100")
+    assert stop_recorded_group(proc.pid, None, grace_s=1.0) == "stopped"
+    assert proc.wait(timeout=HANG_S) == -signal.SIGTERM
 
 
 def test_missing_shell_is_an_actionable_error(run: Run) -> None:
