@@ -117,6 +117,7 @@ class _Done:
     duration_s: float
     flaky: bool = False
     error: BaseException | None = None
+    recorded: bool = False  # its step_finished is written (by the step's thread)
 
 
 @dataclass
@@ -184,6 +185,9 @@ class Engine:
         self.clock = clock
         self.order: Order = step_order(self.steps)
         self._lock = threading.Lock()
+        # The main thread waits for results (see ``_next_done``) and syncs what came before
+        # it does anything else; otherwise (a prompt, say) a step's thread syncs its own.
+        self._main_waits = False
         self._by_id = {step.id: step for step in self.steps}
         # Places of the steps that do not simply wait for every step before them.
         self._own_order = sorted(
@@ -222,6 +226,13 @@ class Engine:
 
     def walk(self) -> str:
         """Run every step not yet passed or skipped; return the run's final state."""
+        import gc
+
+        if not gc.isenabled():
+            # Start-up ran without the cycle collector (relcheck.entry); a walk may last
+            # for hours, so it collects again, passing over what start-up made (it lives on).
+            gc.freeze()
+            gc.enable()
         walk = _Walk()
         self.ui.walk_started(self.record, jobs=self.settings.jobs)
         try:
@@ -314,6 +325,8 @@ class Engine:
         verdict = "ready"
         for index in range(met, len(needs)):
             found = self._need(needs[index], gate=gate, explicit=explicit)
+            if needs[index] in walk.running:  # ended, but its end not yet taken in
+                found = "wait"
             if found == _MET and index == met:
                 met += 1
             elif found not in (_MET, _PASSABLE):
@@ -404,13 +417,24 @@ class Engine:
                     break
                 self._retry_pause(step, outcome, attempt, first, running.cancel)
                 if running.cancel.is_set():
+                    outcome = Outcome(INTERRUPTED, outcome.actual, reason="interrupted by Ctrl-C")
                     break
                 attempt += 1
                 self._started(step, attempt, owner=step.owner, rollback=step.rollback)
             flaky = outcome.status == PASSED and attempt > first
-            done.put(_Done(step.id, outcome, attempt, self._since(running), flaky))
+            result = _Done(step.id, outcome, attempt, self._since(running), flaky, recorded=True)
+            self._record_end(result)
+            done.put(result)
         except BaseException as exc:  # reported by the main thread, never lost
             done.put(_Done(step.id, Outcome(FAILED, "crashed"), attempt, 0.0, error=exc))
+
+    def _record_end(self, done: _Done) -> None:
+        """The step's result, written as it ends: also while the main thread asks someone
+        something, so that a step that ended is never lost or taken for interrupted. Synced
+        now unless the main thread waits for results (it syncs them before going on)."""
+        with self._lock:
+            line = self.journal.append(self._result(done), durable=not self._main_waits)
+            apply_event(self.record, line)
 
     def _retry_pause(
         self,
@@ -420,7 +444,8 @@ class Engine:
         first: int,
         cancel: threading.Event,
     ) -> None:
-        # Every attempt is recorded: close this one before the next starts.
+        # Every attempt is recorded: close this one before the next starts (replay keeps
+        # the step running: what needs it waits).
         self.emit(
             {
                 "event": "step_finished",
@@ -455,9 +480,13 @@ class Engine:
         self, step: ResolvedStep, sink: StepOutput, cancel: threading.Event
     ) -> StepContext:
         def on_start(pgid: int) -> None:
-            # Flushed, not synced: it is read after relcheck itself was killed, which
-            # leaves the flushed line to the system; a reboot ends the group anyway.
-            self.emit({"event": "step_process", "step": step.id, "pgid": pgid}, durable=False)
+            from relcheck.proc import group_mark
+
+            # The command waits for this line (see relcheck.proc). Flushed, not synced: it
+            # is read after relcheck itself was killed, which leaves the flushed line to the
+            # system; a reboot ends the group anyway.
+            event = {"event": "step_process", "step": step.id, **group_mark(pgid)}
+            self.emit(event, durable=False)
 
         answer = self.interaction.answers.for_step(step.id)
         return StepContext(
@@ -480,7 +509,7 @@ class Engine:
         """Record finished steps; while waiting, keep the live view fresh."""
         while walk.running:
             try:
-                done = walk.done.get(timeout=_TICK_S) if block else walk.done.get_nowait()
+                done = self._next_done(walk) if block else walk.done.get_nowait()
             except queue.Empty:
                 if not block:
                     return
@@ -488,6 +517,15 @@ class Engine:
                 continue
             self._finish(walk, walk.running.pop(done.step_id), done)
             block = False
+
+    def _next_done(self, walk: _Walk) -> _Done:
+        with self._lock:
+            self._main_waits = True
+        try:
+            return walk.done.get(timeout=_TICK_S)
+        finally:
+            with self._lock:
+                self._main_waits = False
 
     def _live_rows(self, walk: _Walk) -> list[tuple[str, str, float]]:
         now = self.clock()
@@ -503,23 +541,10 @@ class Engine:
         if done.error is not None:
             raise done.error
         outcome = done.outcome
-        # Synced with the next line: the next step's start (one disk sync for both, and
-        # still before that step runs), the end of the run, or before the walk waits.
-        self.emit(
-            {
-                "event": "step_finished",
-                "step": step.id,
-                "status": outcome.status,
-                "actual": outcome.actual,
-                "reason": outcome.reason,
-                "note": outcome.note,
-                "confirmed_by": outcome.confirmed_by,
-                "duration_s": done.duration_s,
-                "flaky": done.flaky,
-                "metrics": dict(outcome.metrics),
-            },
-            durable=False,
-        )
+        if not done.recorded:  # a person's step (the main thread's own)
+            # Synced with the next line: the next step's start (one disk sync for both, and
+            # still before that step runs), the end of the run, or before the walk waits.
+            self.emit(self._result(done), durable=False)
         # The screen shows the log of a failed step whose output it did not stream.
         self.ui.step_end(step.id, outcome.status, self._summary(outcome, done))
         if outcome.status == INTERRUPTED:
@@ -533,12 +558,30 @@ class Engine:
             walk.stopping = True
 
     @staticmethod
+    def _result(done: _Done) -> dict[str, Any]:
+        outcome = done.outcome
+        return {
+            "event": "step_finished",
+            "step": done.step_id,
+            "status": outcome.status,
+            "actual": outcome.actual,
+            "reason": outcome.reason,
+            "note": outcome.note,
+            "confirmed_by": outcome.confirmed_by,
+            "duration_s": done.duration_s,
+            "flaky": done.flaky,
+            "metrics": dict(outcome.metrics),
+        }
+
+    @staticmethod
     def _summary(outcome: Outcome, done: _Done) -> str:
         text = outcome.reason or outcome.actual
         return f"{text} (flaky: passed on attempt {done.attempt})" if done.flaky else text
 
     def _stop_running(self, walk: _Walk) -> None:
-        """Ctrl-C: stop every running step (a second Ctrl-C kills at once) and record it."""
+        """Ctrl-C: stop every running step (a second Ctrl-C kills at once) and record it:
+        a step that ended meanwhile as it ended (its thread recorded that), any other as
+        interrupted."""
         for running in walk.running.values():
             running.cancel.set()
         while walk.running:
@@ -550,6 +593,11 @@ class Engine:
                 self._kill_running(walk)
                 continue
             walk.running.pop(done.step_id, None)
+            if done.recorded:
+                if done.outcome.status != INTERRUPTED:  # it ended before it could be stopped
+                    summary = self._summary(done.outcome, done)
+                    self.ui.step_end(done.step_id, done.outcome.status, summary)
+                continue
             self.emit(
                 {
                     "event": "step_finished",
@@ -573,12 +621,12 @@ class Engine:
                 )
 
     def _kill_running(self, walk: _Walk) -> None:
-        from relcheck.proc import stop_group
+        from relcheck.proc import stop_recorded_group
 
         for running in walk.running.values():
-            pgid = self.record.steps[running.step.id].pgid
-            if pgid:
-                stop_group(pgid, grace_s=0)
+            record = self.record.steps[running.step.id]
+            if record.pgid:
+                stop_recorded_group(record.pgid, record.pgid_leader, grace_s=0)
 
     # ------------------------------------------------------------ what the checklist leaves open
 

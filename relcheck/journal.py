@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import secrets as _random
-import socket
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -60,7 +59,18 @@ def state_dir(cwd: Path, *, create: bool = True) -> Path:
 def new_run_id() -> str:
     """A run id that sorts by start time: ``20261121T234657.123Z-3fa9``."""
     now = datetime.now(timezone.utc)
-    return f"{now.strftime('%Y%m%dT%H%M%S')}.{now.microsecond // 1000:03d}Z-{_random.token_hex(2)}"
+    return f"{now.strftime('%Y%m%dT%H%M%S')}.{now.microsecond // 1000:03d}Z-{_token(2)}"
+
+
+def _token(size: int) -> str:
+    """``size`` random bytes as hex, as ``secrets.token_hex`` makes them (both read
+    os.urandom; importing secrets costs more than a run's first steps)."""
+    return os.urandom(size).hex()
+
+
+def host_name() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it (without importing socket)."""
+    return os.uname().nodename
 
 
 class Journal:
@@ -74,6 +84,8 @@ class Journal:
         self._file: IO[str] | None = None
         self._seq: int | None = None
         self._unsynced = False
+        # Lines come from step threads while the main thread syncs: one at a time.
+        self._lock = threading.RLock()
 
     @classmethod
     def create(cls, runs_dir: Path, run_id: str, masker: Masker) -> Journal:
@@ -89,7 +101,7 @@ class Journal:
         record = {
             "event": event["event"],
             "at": now_iso(),
-            "id": _random.token_hex(8),
+            "id": _token(8),
             "seq": self._next_seq(),
             **masked,
         }
@@ -110,22 +122,27 @@ class Journal:
     def _write(self, lines: str, *, durable: bool = True) -> None:
         """Flushed, the lines survive relcheck being killed; synced (``durable``), a power
         loss too."""
-        if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-            self._repair_torn_tail()
-        self._file.write(lines)
-        self._file.flush()
-        self._unsynced = True
-        if durable:
-            self.sync()
+        with self._lock:
+            if self._file is None:
+                new = not self.path.exists()
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                if new:  # the new names too: the journal's, and its run folder's in runs/
+                    _sync_folders(self.folder, self.folder.parent)
+                self._repair_torn_tail()
+            self._file.write(lines)
+            self._file.flush()
+            self._unsynced = True
+            if durable:
+                self.sync()
 
     def sync(self) -> None:
         """Make every line written so far survive a power loss (fdatasync: the data and
         the file's size, not its times); lines written with ``durable=False`` wait for
         this, or for the next durable line, which syncs them too."""
-        if self._file is not None and self._unsynced:
-            _sync_data(self._file.fileno())
-            self._unsynced = False
+        with self._lock:
+            if self._file is not None and self._unsynced:
+                _sync_data(self._file.fileno())
+                self._unsynced = False
 
     def _repair_torn_tail(self) -> None:
         # A crash can leave a half-written last line; start ours on a fresh one.
@@ -149,6 +166,20 @@ class Journal:
 
 
 _sync_data = getattr(os, "fdatasync", os.fsync)
+
+
+def _sync_folders(*folders: Path) -> None:
+    """Make the names just created in ``folders`` survive a power loss (syncing a file
+    does not); a file system that cannot sync a folder is left as it is."""
+    for folder in folders:
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -220,6 +251,9 @@ class StepRecord:
     duration_s: float | None = None
     log: str | None = None
     pgid: int | None = None
+    # Who led that group: start time and boot (relcheck.proc.group_mark), so that an id
+    # given to another process later is not taken for the step's group.
+    pgid_leader: dict[str, Any] | None = None
     blocked: bool = False
     flaky: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -425,6 +459,9 @@ def _answer(run: RunRecord, step: StepRecord, event: Mapping[str, Any], *, via: 
 
 
 def _apply_step(step: StepRecord, kind: str, event: Mapping[str, Any]) -> None:
+    if kind == "step_finished" and event.get("retrying"):
+        step.pgid = None  # one attempt failed and the next follows: the step still runs
+        return
     for name in _STEP_FIELDS:
         if name in event:
             setattr(step, name, event[name])
@@ -437,6 +474,7 @@ def _apply_step(step: StepRecord, kind: str, event: Mapping[str, Any]) -> None:
         step.log = event.get("log", step.log)
     elif kind == "step_process":
         step.pgid = event.get("pgid")
+        step.pgid_leader = {k: event[k] for k in ("leader_start", "boot_id") if k in event}
     elif kind == "step_finished":
         step.status = str(event.get("status", FAILED))
         step.finished_at = str(event["at"])
@@ -543,11 +581,12 @@ class RunLock:
             "pid": os.getpid(),
             "started_at": now_iso(),
             "run_id": run_id,
-            "host": socket.gethostname(),
+            "host": host_name(),
         }
         os.ftruncate(fd, 0)
+        # Not synced: the holder is read only while a live process holds the lock, and
+        # no process holds it after a power loss.
         os.pwrite(fd, json.dumps(holder).encode(), 0)
-        os.fsync(fd)
         self._fd = fd
 
     def set_run(self, run_id: str) -> None:
@@ -557,7 +596,7 @@ class RunLock:
             "pid": os.getpid(),
             "started_at": now_iso(),
             "run_id": run_id,
-            "host": socket.gethostname(),
+            "host": host_name(),
         }
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, json.dumps(holder).encode(), 0)

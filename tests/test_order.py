@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from conftest import Invoke, Repo
@@ -95,6 +96,33 @@ steps:
     assert finished == ["failed", "passed"]
     log = (repo.runs()[-1] / "logs" / "flaky.log").read_text()
     assert "--- attempt 1" in log and "--- attempt 2" in log
+
+
+def test_a_step_waiting_to_retry_holds_back_what_needs_it(repo: Repo, relcheck: Invoke) -> None:
+    repo.checklist(f"""\
+version: 1
+steps:
+  - id: flaky
+    run: test -f tried || {{ touch tried; exit 1; }}
+    retries: 1
+    retry_delay: 1
+    needs: []
+    rollback: none
+  - id: quick
+    run: sleep 0.3; {sys.executable} -m relcheck status --json > seen.json
+    needs: []
+    rollback: none
+  - id: after
+    run: "true"
+    rollback: none
+""")
+    relcheck("run", "--release", "1.0.0", "--jobs", "2")
+    seen = json.loads((repo.path / "seen.json").read_text())["steps"]  # during the retry wait
+    assert seen[0]["status"] == "running"
+    found = steps(relcheck)
+    assert found["after"]["status"] == "passed"
+    assert (found["flaky"]["attempts"], found["flaky"]["flaky"]) == (2, True)
+    assert status(relcheck)["state"] == "passed"
 
 
 def test_retries_give_up_after_the_last_attempt(repo: Repo, relcheck: Invoke) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import Invoke, Repo
 
 
@@ -181,3 +182,38 @@ steps:
     assert any(frame in screen for frame in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")  # with a spinner while they run
     data = json.loads(relcheck("status", "--json").output)
     assert [s["status"] for s in data["steps"]] == ["passed", "passed"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_step_that_ends_during_a_prompt_is_recorded_at_once(
+    repo: Repo, relcheck: Invoke, sig: signal.Signals
+) -> None:
+    repo.checklist("""\
+version: 1
+defaults: {owner: Ada}
+steps:
+  - id: deploy
+    run: sleep 0.5; echo deployed >> effects.txt
+    needs: []
+    rollback: none
+  - id: confirm
+    manual: Check the dashboard.
+    needs: []
+    rollback: none
+""")
+    term = Terminal(repo.path, "run", "--release", "1.0.0", "--jobs", "2")
+    term.expect("done, failed or skip?")
+    deadline = time.monotonic() + 5
+    while '"step": "deploy", "status"' not in _journal_text(repo) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    term.proc.send_signal(sig)
+    term.close()
+    assert '"step": "deploy", "status": "passed"' in _journal_text(repo)
+    deploy, confirm = json.loads(relcheck("status", "--json").output)["steps"]
+    assert (deploy["status"], confirm["status"]) == ("passed", "interrupted")
+    relcheck("resume", "--non-interactive", code=1)  # the prompt is not answered here
+    assert (repo.path / "effects.txt").read_text() == "deployed\n"
+
+
+def _journal_text(repo: Repo) -> str:
+    return "".join(p.joinpath("journal.jsonl").read_text() for p in repo.runs())

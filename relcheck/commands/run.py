@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from relcheck.journal import (
     RunLock,
     RunRecord,
     find_run,
+    host_name,
     new_run_id,
     replay,
     runs_dir,
@@ -52,8 +52,11 @@ def _interaction(
     _check_answer_ids(answers, steps)
     prompter = TerminalPrompter(ui) if is_interactive(options.non_interactive) else None
     # The project's owner ([tool.relcheck]) comes after the checklist and the answers
-    # file, as the owner prompt's default: what is typed at the terminal wins.
-    owner = project_settings(cwd).owner or gitrepo.user_name(gitrepo.find_root(cwd))
+    # file, as the owner prompt's default: what is typed at the terminal wins. Only a
+    # step without an owner needs it (and git's user.name costs a process).
+    owner = None
+    if any(not step.owner for step in steps):
+        owner = project_settings(cwd).owner or gitrepo.user_name(gitrepo.find_root(cwd))
     return Interaction(prompter=prompter, answers=answers, fallback_owner=owner)
 
 
@@ -338,7 +341,7 @@ def _start_event(
             "suggested": suggested,
         },
         "pid": os.getpid(),
-        "host": socket.gethostname(),
+        "host": host_name(),
         "steps": _step_list(steps),
     }
 
@@ -422,7 +425,7 @@ def resume_run(
         resumed: dict[str, object] = {
             "event": "run_resumed",
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": host_name(),
         }
         if [step.id for step in steps] != list(record.steps):
             resumed["steps"] = _step_list(steps)
@@ -458,10 +461,16 @@ def _check_same_commit(record: RunRecord, *, cwd: Path, force: bool) -> None:
 
 def _stop_leftovers(record: RunRecord, ui: UI) -> None:
     """Stop what a killed run's step left running (its process group) before going on."""
-    from relcheck.proc import stop_group
+    from relcheck.proc import stop_recorded_group
 
     for step in record.steps.values():
         if step.pgid and step.status in (RUNNING, INTERRUPTED, FAILED):
-            if stop_group(step.pgid, grace_s=3.0):
+            fate = stop_recorded_group(step.pgid, step.pgid_leader, grace_s=3.0)
+            if fate == "stopped":
                 ui.info(f"Stopped processes left behind by step {step.id} (group {step.pgid})")
+            elif fate == "other":
+                ui.info(
+                    f"Left process group {step.pgid} alone: the processes of step {step.id} "
+                    "have ended and its id now belongs to other processes"
+                )
             step.pgid = None
