@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -44,10 +44,57 @@ def environment() -> SandboxedEnvironment:
     )
 
 
+# `{{ name }}` or `{{ name.key.key }}`: what nearly every checklist template is made of.
+_PLACEHOLDER = re.compile(r"\{\{ ?([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*) ?\}\}")
+
+
+# Names Jinja2 reads as constants or operators, never as variables.
+_JINJA_WORDS = frozenset(
+    {"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is"}
+    | {"if", "else", "recursive"}
+)
+
+
+def _placeholders(text: str) -> list[str] | None:
+    """``text`` split into plain text and placeholder names (odd places), or None when it
+    holds anything else Jinja2 would read: a tag, a filter, a brace of its own, a CR."""
+    parts = _PLACEHOLDER.split(text)
+    plain = parts[::2]
+    if any("{" in part or "}" in part or "\r" in part for part in plain):
+        return None
+    return parts
+
+
+def _substituted(text: str, context: Mapping[str, Any]) -> str | None:
+    """What Jinja2 renders ``text`` to, worked out without it when the template only puts
+    text values in place (``v{{ version }}``, ``{{ env.HOME }}``); None when Jinja2 must
+    decide (anything else, a name that is missing or not text, an attribute)."""
+    parts = _placeholders(text)
+    if parts is None:
+        return None
+    for index in range(1, len(parts), 2):
+        if parts[index].partition(".")[0] in _JINJA_WORDS:
+            return None
+        value: Any = context
+        for name in parts[index].split("."):
+            # Jinja2 reads `a.b` as the attribute b first (dict.items, say), then the key.
+            if value is not context and hasattr(value, name):
+                return None
+            if not isinstance(value, Mapping) or name not in value:
+                return None
+            value = value[name]
+        if not isinstance(value, str):
+            return None
+        parts[index] = value
+    return "".join(parts)
+
+
 def check_syntax(text: str) -> TemplateProblem | None:
     """Return the parse problem of a template string, or None when it parses."""
     if "{" not in text:
         return None  # every Jinja2 tag starts with "{": plain text always parses
+    if _placeholders(text) is not None:
+        return None  # text and `{{ name }}` placeholders only
     from jinja2 import TemplateSyntaxError
 
     try:
@@ -79,6 +126,9 @@ def render_string(text: str, context: Mapping[str, Any]) -> str:
     """Render one template string; undefined names raise TemplateProblem."""
     if "{" not in text:
         return text
+    simple = _substituted(text, context)
+    if simple is not None:
+        return simple  # Jinja2 (40 ms to import) would give the same text
     from jinja2 import TemplateError, TemplateSyntaxError
 
     try:
@@ -121,27 +171,21 @@ class TemplateFailed(RelcheckError):
         self.line = line
 
 
-def preload_document(
+def load_document(
     name: str, *, folder: Path | None = None, templates: Path | None = None, html: bool = False
-) -> Callable[[], None]:
-    """Start loading a document template (importing Jinja2, reading the compiled template
-    from the cache) on a thread, and return what waits for it to finish.
+) -> None:
+    """Load a document template now (importing Jinja2, reading the compiled template
+    from the cache), for a caller with time to spare before rendering: the changelog
+    does it while git writes the log. Any problem is left for :func:`render_document`
+    to report.
 
-    Why: a release note spends much of its time waiting for git; loading the
-    template meanwhile takes that much off the wait. Any problem is left for
-    :func:`render_document` to report.
+    Not on a thread: Jinja2's import on one while the main thread imports too was
+    slower than both in turn (they contend for the import lock and the GIL).
     """
-    import threading
-
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            _document_environment(
-                str(folder) if folder else None, str(templates) if templates else None, html
-            ).get_template(name)
-
-    loader = threading.Thread(target=load, name="relcheck-template", daemon=True)
-    loader.start()
-    return loader.join
+    with contextlib.suppress(Exception):
+        _document_environment(
+            str(folder) if folder else None, str(templates) if templates else None, html
+        ).get_template(name)
 
 
 def render_document(
@@ -222,7 +266,8 @@ def _bytecode_cache(flavour: str) -> Any:
     costs more than rendering it. Jinja checks each template's source checksum, so
     an edited template is compiled again; the file names carry what else shapes
     the compiled code (relcheck's and Jinja's versions, this module, ``flavour``).
-    A cache folder that cannot be read or written is skipped."""
+    A cache folder that cannot be read or written, or that is not private to this
+    user, is skipped: compiled templates are code, and loading them runs it."""
     import zlib
 
     from jinja2 import FileSystemBytecodeCache
@@ -231,7 +276,7 @@ def _bytecode_cache(flavour: str) -> Any:
     from relcheck import __version__
     from relcheck.usercache import cache_dir
 
-    folder = cache_dir()
+    folder = cache_dir("templates")
     if folder is None:
         return None
     here = os.stat(__file__)
@@ -241,17 +286,14 @@ def _bytecode_cache(flavour: str) -> Any:
         def load_bytecode(self, bucket: Any) -> None:
             try:
                 super().load_bytecode(bucket)
-            except (OSError, EOFError, ValueError):
+            except Exception:  # a damaged file only means compiling again
                 bucket.reset()
 
         def dump_bytecode(self, bucket: Any) -> None:
-            try:
-                os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            with contextlib.suppress(OSError):  # not kept this time; compiled again next time
                 super().dump_bytecode(bucket)
-            except OSError:
-                pass
 
-    return _Cache(os.path.join(folder, "templates"), f"{zlib.crc32(stamp.encode()):08x}-%s.cache")
+    return _Cache(folder, f"{zlib.crc32(stamp.encode()):08x}-%s.cache")
 
 
 def _html_value(value: Any) -> Any:

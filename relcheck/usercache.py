@@ -1,43 +1,94 @@
 """The user's cache folder (``$XDG_CACHE_HOME/relcheck``): work worth keeping between runs.
 
 Nothing in it is needed for a correct answer: a cache that is missing, stale,
-unreadable or unwritable only means the work is done again.
+unreadable or unwritable only means the work is done again. Because what is read
+back is trusted (help text is printed, compiled templates are executed), a
+folder is used only when it is a real folder, owned by this user, that nobody
+else can write to; a cache somebody else could write to is ignored, not repaired.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
+
+_MAX_READ = 1 << 20
 
 
-def cache_dir() -> str | None:
-    """``$XDG_CACHE_HOME/relcheck`` (else ``~/.cache/relcheck``); None without a home folder."""
+def cache_dir(*parts: str) -> str | None:
+    """``$XDG_CACHE_HOME/relcheck[/parts]`` (else ``~/.cache/relcheck``), made if missing.
+
+    None when there is no home folder, it cannot be made, or it is not private
+    (a symlink, another owner, or writable by group or others).
+    """
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):
         home = os.path.expanduser("~")
         if not os.path.isabs(home):
             return None
         base = os.path.join(home, ".cache")
-    return os.path.join(base, "relcheck")
+    folder = os.path.join(base, "relcheck")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not _is_private_folder(folder):
+            return None
+        for part in parts:
+            folder = os.path.join(folder, part)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(folder, 0o700)
+            if not _is_private_folder(folder):
+                return None
+    except OSError:
+        return None
+    return folder
+
+
+def _is_private_folder(path: str) -> bool:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and stat.S_IMODE(info.st_mode) & 0o022 == 0
+    )
 
 
 def read_text(path: str) -> str | None:
-    """A cached text, or None when there is none (or it cannot be read)."""
+    """A cached text, or None when there is none (or it is not a plain file of this user)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read() or None
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(_MAX_READ + 1)
+        if len(data) > _MAX_READ:
+            return None
+        return data.decode("utf-8") or None
     except (OSError, UnicodeDecodeError):
         return None
+    finally:
+        os.close(fd)
 
 
 def write_text(path: str, text: str) -> None:
     """Keep ``text`` at ``path``, whole or not at all; nothing happens when it cannot be written."""
-    temp = f"{path}.{os.getpid()}.tmp"
+    import tempfile
+
+    temp = None
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with open(temp, "w", encoding="utf-8") as handle:
+        fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(temp, path)
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)

@@ -65,3 +65,28 @@ def test_help_without_a_writable_cache_still_answers(tmp_path: Path) -> None:
     blocker.write_text("")
     done = _relcheck(tmp_path, "--help", XDG_CACHE_HOME=str(blocker))
     assert done.stdout == _click_help(tmp_path) and done.stderr == ""
+
+
+def test_a_cache_others_can_write_to_is_never_read(tmp_path: Path) -> None:
+    """What the cache holds is printed as is, so a folder open to others is ignored."""
+    cache = tmp_path / "cache"
+    _relcheck(tmp_path, "--help", XDG_CACHE_HOME=str(cache), COLUMNS="100")
+    (kept,) = (cache / "relcheck").glob("help-*.txt")
+    kept.write_text("planted text\n")
+    (cache / "relcheck").chmod(0o777)
+    done = _relcheck(tmp_path, "--help", XDG_CACHE_HOME=str(cache), COLUMNS="100")
+    assert done.stdout == _click_help(tmp_path, COLUMNS="100")
+    assert kept.read_text() == "planted text\n"  # ignored, not rewritten
+
+
+def test_a_cached_help_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _relcheck(tmp_path, "--help", XDG_CACHE_HOME=str(cache), COLUMNS="100")
+    (kept,) = (cache / "relcheck").glob("help-*.txt")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("text from elsewhere\n")
+    kept.unlink()
+    kept.symlink_to(elsewhere)
+    done = _relcheck(tmp_path, "--help", XDG_CACHE_HOME=str(cache), COLUMNS="100")
+    assert done.stdout == _click_help(tmp_path, COLUMNS="100")
+    assert elsewhere.read_text() == "text from elsewhere\n"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from conftest import Repo
+from jinja2.bccache import bc_magic
 
 
 def _notes(repo: Repo, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,3 +49,25 @@ def test_a_template_error_names_its_line_with_or_without_a_cache(
         done = _notes(repo, cache, "--template", "bad.md.j2")
         assert done.returncode == 2
         assert "bad.md.j2:2: 'no_such_name' is undefined" in done.stderr
+
+
+def test_a_damaged_or_foreign_template_cache_is_never_loaded(repo: Repo, tmp_path: Path) -> None:
+    """Compiled templates are code: a damaged file is compiled anew, a shared folder unused."""
+    repo.commit("feat: add the thing")
+    cache = tmp_path / "cache"
+    clean = _notes(repo, cache)
+    kept = sorted((cache / "relcheck" / "templates").glob("*.cache"))
+    assert clean.returncode == 0 and kept, clean.stderr
+    for path in kept:
+        path.write_bytes(path.read_bytes()[:20])  # torn: a pickle cut short
+    damaged = _notes(repo, cache)
+    assert damaged.returncode == 0 and damaged.stdout == clean.stdout, damaged.stderr
+    marker = tmp_path / "planted-code-ran"
+    # A file Jinja would accept: its header, then a pickle that runs a command when loaded.
+    planted = bc_magic + b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
+    for path in sorted((cache / "relcheck" / "templates").glob("*.cache")):
+        path.write_bytes(planted)
+    (cache / "relcheck" / "templates").chmod(0o777)
+    shared = _notes(repo, cache)
+    assert shared.returncode == 0 and shared.stdout == clean.stdout, shared.stderr
+    assert not marker.exists()

@@ -74,6 +74,11 @@ DOCUMENTS = [
     "\tfoo: 1\n",
     "a: 1\n\tb: 2\n",
     "defaults: {owner: x}\nneeds: [a, b]\n",
+    "steps:\n  - {id: a, run: make}\n  - id: b\n    needs: [ a ,a ]\n    env: {}\n    x: []\n",
+    "a: {b: 1, c: true, d: ~, e: 0.5, f: v1.2.3-rc.1}\nb: [yes, no, null, 0o17, .inf]\n",
+    "a: {b: c, b: d}\nc: [x, y]   # a comment\nd: {e: f}\n",
+    "a: [b, c]\nb: {c: d e}\nc: [{d: e}]\nd: [e, f,]\ne: {f:g}\nf: [\n  g]\n",
+    "\u00e9\u4e2d: {a: b}\nx: [1, 2]\n",
     "a: {b: , c: 1}\n",
     "a: {b: c?d}\n",
     "a: [x?]\n",
@@ -112,3 +117,39 @@ def test_the_built_in_checklists_read_alike(monkeypatch: pytest.MonkeyPatch, pat
     fast = _read(text)
     monkeypatch.setattr(yamltree, "_FAST", False)
     assert fast == _read(text)
+
+
+def _shape(node: object) -> object:
+    """A node as plain data: kind, tag, position, style and value, all the way down."""
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    assert isinstance(node, (MappingNode, ScalarNode, SequenceNode))
+    head = (type(node).__name__, node.tag, node.start_mark.line, node.start_mark.column)
+    if isinstance(node, ScalarNode):
+        return (*head, node.style or None, node.value)  # plain: None or ""
+    if isinstance(node, SequenceNode):
+        return (*head, [_shape(item) for item in node.value])
+    return (*head, [(_shape(key), _shape(value)) for key, value in node.value])
+
+
+@pytest.mark.skipif(not yamltree._FAST, reason="PyYAML was built without libyaml")
+def test_mutated_checklists_libyaml_takes_compose_as_python_does() -> None:
+    """Whatever libyaml is given to compose, the Python reader composes alike (seeded edits)."""
+    import random
+
+    seeds = [path.read_text() for path in sorted(checklists_dir().glob("*.yaml"))]
+    seeds += ["run: |#x\n  echo hi\n", "%YAML 1.1#c\n---\na: 1\n", "a: !\n", "? a\n: b\n"]
+    pieces = [*":-!&*|>\"'#%@ \n\\{}[],.", "\r", "é", "---", "...", "!!", "\ufeff", "\u2028"]
+    rng = random.Random(20261122)
+    composed = 0
+    for _ in range(1500):
+        text = rng.choice(seeds)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(text) + 1)
+            text = text[:at] + rng.choice(pieces) + text[at + rng.randint(0, 2) :]
+        fast = yamltree._compose_fast(text)
+        if fast is None:
+            continue
+        composed += 1
+        assert _shape(fast) == _shape(yamltree._compose_checked(text)), text
+    assert composed > 30  # enough edits leave YAML that libyaml composes

@@ -341,13 +341,22 @@ _FAST = bool(getattr(yaml, "__with_libyaml__", False))
 _CParserLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# A flow collection of plain words on one line: `{owner: bench}`, `[lint, build]`.
+_WORD = r"[A-Za-z0-9_][A-Za-z0-9_./@+-]*"
+_SIMPLE_FLOW = re.compile(
+    rf"\{{ *(?:{_WORD} *: +{_WORD} *(?:, *{_WORD} *: +{_WORD} *)*)?\}}"
+    rf"|\[ *(?:{_WORD} *(?:, *{_WORD} *)*)?\]"
+)
+
+
 class _FastLoader(yaml.composer.Composer, _CParserLoader):  # type: ignore[misc]
     """:class:`_Loader`'s composition (in Python) over libyaml's parser (in C): the same
-    nodes with the same marks, several times faster, for block-style documents.
+    nodes with the same marks, several times faster.
 
     libyaml accepts a little more than PyYAML inside flow collections (``{...}``,
     ``[...]``: a ``?`` in a plain value, a tag with no value) and places an empty
-    value there a column apart, so a document with any flow collection is composed
+    value there a column apart, so a document with a flow collection other than
+    plain words on one line (``{owner: bench}``, ``[lint, build]``) is composed
     again by :class:`_Loader`, as is one that breaks a limit or YAML itself: that
     one words and places every problem as relcheck always has.
     """
@@ -358,6 +367,7 @@ class _FastLoader(yaml.composer.Composer, _CParserLoader):  # type: ignore[misc]
     def __init__(self, text: str) -> None:
         _CParserLoader.__init__(self, text)
         yaml.composer.Composer.__init__(self)
+        self.text = text
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         self._depth += 1
@@ -365,14 +375,22 @@ class _FastLoader(yaml.composer.Composer, _CParserLoader):  # type: ignore[misc]
         try:
             if self._composed > MAX_WRITTEN_NODES or self._depth > MAX_DEPTH:
                 raise _Refused(Pos(1, 1), "over the limits: composed again in Python")
-            if (
+            flow = (
                 self.check_event(MappingStartEvent, SequenceStartEvent)
                 and self.peek_event().flow_style
-            ):
+            )
+            node = super().compose_node(parent, index)
+            if flow and not self._simple_flow(node):
                 raise _Refused(Pos(1, 1), "a flow collection: composed again in Python")
-            return super().compose_node(parent, index)
+            return node
         finally:
             self._depth -= 1
+
+    def _simple_flow(self, node: Node | None) -> bool:
+        if node is None or node.start_mark.line != node.end_mark.line:
+            return False
+        written = self.text[node.start_mark.index : node.end_mark.index]
+        return _SIMPLE_FLOW.fullmatch(written) is not None
 
 
 def _compose(text: str) -> Node:
@@ -384,12 +402,25 @@ def _compose(text: str) -> Node:
     return node
 
 
+# Where libyaml and PyYAML's reader part ways, found by composing mutated
+# checklists both ways: tags (``key: !``), directives, a block scalar header
+# followed by anything but a space (``run: |#x``), explicit keys (``? key``), and
+# BOMs or line breaks other than \n and \r\n. Such text goes to the Python reader.
+_PYTHON_ONLY = re.compile(
+    r"[!\ufeff\x85\u2028\u2029]|\r(?!\n)|^%|^[ \t]*\?(?:[ \t]|$)"
+    r"|(?:^|[:?-])[ \t]*[|>](?![0-9+-]{0,2}(?:[ \t]|$))",
+    re.MULTILINE,
+)
+
+
 def _compose_fast(text: str) -> Node | None:
     """The document's nodes by way of libyaml; None: compose them in Python instead
     (a problem to report, or no value at all)."""
     if "\t" in text or yaml.reader.Reader.NON_PRINTABLE.search(text):
         # A tab PyYAML refuses libyaml may take; a character the Python reader
         # refuses, it says which and where.
+        return None
+    if _PYTHON_ONLY.search(text):
         return None
     try:
         loader = _FastLoader(text)
