@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -47,6 +48,28 @@ def bench_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     env.update(extra)
     return env
+
+
+def release_repo(folder: Path) -> None:
+    """A git repository in ``folder`` with one commit, as a release is made from."""
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    for args in (["init", "-q"], [*identity, "commit", "-q", "--allow-empty", "-m", "start"]):
+        subprocess.run(["git", "-C", str(folder), *args], check=True, timeout=60)
+
+
+def add_against_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="SRC",
+        help="also time the relcheck package of another source tree, side by side (e.g. "
+        "an older commit: git archive REV | tar -x -C SRC)",
+    )
+
+
+def against_env(src: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the relcheck of source tree ``src`` imported in place of the venv's."""
+    return {**env, "PYTHONPATH": str(src.resolve())}
 
 
 def time_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) -> float:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import bench_env, machine, script, verdict
+from _harness import add_against_option, against_env, bench_env, machine, script, verdict
 from gen_history import generate
 
 LOG_FORMAT = "--format=%m%x00%H%x00%P%x00%aN%x00%aE%x00%aI%x00%B"
@@ -48,12 +48,17 @@ def _measure(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
     return elapsed, usage.ru_maxrss / 1024
 
 
-def _cases(relcheck: str, cliff: str | None, full_cliff: bool) -> dict[str, list[str]]:
+def _cases(
+    relcheck: str, cliff: str | None, full_cliff: bool, against: Path | None
+) -> dict[str, list[str]]:
     cases = {
         NOTE: [relcheck, "notes", "--no-run"],
         CHANGELOG: [relcheck, "changelog"],
         GIT_LOG: ["sh", "-c", f"GIT_FLUSH=0 git log -z '{LOG_FORMAT}' | cat >/dev/null"],
     }
+    if against is not None:  # the other source tree's relcheck: _env gives it PYTHONPATH
+        cases[f"{NOTE} of {against}"] = [relcheck, "notes", "--no-run"]
+        cases[f"{CHANGELOG} of {against}"] = [relcheck, "changelog"]
     if cliff:
         cases[CLIFF_LATEST] = [cliff, "--latest"]
         if full_cliff:
@@ -62,17 +67,20 @@ def _cases(relcheck: str, cliff: str | None, full_cliff: bool) -> dict[str, list
 
 
 def _run_all(
-    cases: dict[str, list[str]], repo: Path, env: dict[str, str], runs: int
+    cases: dict[str, list[str]],
+    repo: Path,
+    envs: dict[str, dict[str, str]],
+    runs: int,
 ) -> dict[str, tuple[float, float]]:
     """Medians over ``runs`` interleaved rounds (the full git-cliff run: once)."""
     for name, argv in cases.items():
         if name != CLIFF_ALL:
-            _measure(argv, repo, env)  # untimed: writes .pyc files and the template cache
+            _measure(argv, repo, envs[name])  # untimed: writes .pyc files, the template cache
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     for round_ in range(runs):
         for name, argv in cases.items():
             if name != CLIFF_ALL or round_ == 0:
-                samples[name].append(_measure(argv, repo, env))
+                samples[name].append(_measure(argv, repo, envs[name]))
     return {
         name: (statistics.median(s for s, _ in found), max(m for _, m in found))
         for name, found in samples.items()
@@ -86,11 +94,17 @@ def _table(results: dict[str, tuple[float, float]]) -> None:
         print(f"  {name:<{width}}  {seconds * 1000:8.0f}ms  {mib:7.1f}MiB")
 
 
-def _verdicts(results: dict[str, tuple[float, float]]) -> None:
+def _verdicts(results: dict[str, tuple[float, float]], against: Path | None) -> None:
     note, changelog = results[NOTE][0], results[CHANGELOG][0]
     if CLIFF_LATEST in results:
         ratio = note / results[CLIFF_LATEST][0]
         verdict("note within 2x git-cliff --latest", ratio <= 2, f"{ratio:.2f}x")
+        if against is not None:
+            theirs = results[f"{NOTE} of {against}"][0] / results[CLIFF_LATEST][0]
+            print(f"  (the note of {against}: {theirs:.2f}x git-cliff --latest)")
+    if against is not None:
+        for name, mine in ((NOTE, note), (CHANGELOG, changelog)):
+            print(f"  {name}: {mine / results[f'{name} of {against}'][0]:.2f}x that of {against}")
     verdict("changelog within 2 s", changelog <= 2.0, f"{changelog:.2f} s")
     if CLIFF_ALL in results:
         faster = results[CLIFF_ALL][0] / changelog
@@ -110,6 +124,7 @@ def main() -> None:
         "--no-full-cliff", action="store_true", help="skip git-cliff's full changelog (slow)"
     )
     parser.add_argument("--repo", type=Path, help="reuse a repository gen_history.py made")
+    add_against_option(parser)
     args = parser.parse_args()
     print(machine())
     relcheck = script("relcheck")
@@ -128,13 +143,18 @@ def main() -> None:
                 f"in {time.perf_counter() - started:.1f} s"
             )
         env = bench_env(XDG_CACHE_HOME=str(Path(tmp) / "cache"))
-        results = _run_all(_cases(relcheck, cliff, not args.no_full_cliff), repo, env, args.runs)
+        cases = _cases(relcheck, cliff, not args.no_full_cliff, args.against)
+        envs = {name: env for name in cases}
+        if args.against is not None:
+            other = against_env(args.against, bench_env(XDG_CACHE_HOME=str(Path(tmp) / "other")))
+            envs.update({name: other for name in cases if name.endswith(f" of {args.against}")})
+        results = _run_all(cases, repo, envs, args.runs)
     print(
         f"\nNotes and changelog on {args.commits} commits "
         f"(medians of {args.runs} runs; git-cliff's full changelog: 1 run)"
     )
     _table(results)
-    _verdicts(results)
+    _verdicts(results, args.against)
 
 
 if __name__ == "__main__":

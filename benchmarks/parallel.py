@@ -16,7 +16,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import RELCHECK, bench_env, machine, medians, table, time_command, verdict
+from _harness import (
+    RELCHECK,
+    add_against_option,
+    against_env,
+    bench_env,
+    machine,
+    medians,
+    release_repo,
+    table,
+    time_command,
+    verdict,
+)
 
 STEPS = 8
 JOBS = 4
@@ -31,7 +42,7 @@ def _checklist(folder: Path) -> None:
     (folder / "relcheck.yaml").write_text(
         f"version: 1\ndefaults: {{owner: bench}}\nsteps:\n{steps}"
     )
-    subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+    release_repo(folder)
 
 
 def _plain_loop() -> float:
@@ -43,7 +54,7 @@ def _plain_loop() -> float:
     return time.perf_counter() - started
 
 
-def _walk_seconds(folder: Path) -> float:
+def _walk_seconds(folder: Path, env: dict[str, str]) -> float:
     """Start to finish of the latest run as its record says: the walk without start-up."""
     import json
     from datetime import datetime
@@ -51,7 +62,7 @@ def _walk_seconds(folder: Path) -> float:
     out = subprocess.run(
         [*RELCHECK, "status", "--json"],
         cwd=folder,
-        env=bench_env(),
+        env=env,
         capture_output=True,
         check=True,
         text=True,
@@ -67,20 +78,24 @@ def _walk_seconds(folder: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
+    add_against_option(parser)
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _checklist(folder)
         argv = [*RELCHECK, "run", "--release", "1.0.0", "--non-interactive", "--jobs", str(JOBS)]
-        results = medians(
-            {
-                "plain loop, 4 at a time": _plain_loop,
-                "relcheck run --jobs 4": lambda: time_command(argv, cwd=folder),
-                "  of which the walk (record)": lambda: _walk_seconds(folder),
-            },
-            args.runs,
-        )
+        env = bench_env()
+        cases = {
+            "plain loop, 4 at a time": _plain_loop,
+            "relcheck run --jobs 4": lambda: time_command(argv, cwd=folder, env=env),
+            "  of which the walk (record)": lambda: _walk_seconds(folder, env),
+        }
+        if args.against:
+            other = against_env(args.against, env)
+            cases[f"relcheck of {args.against}"] = lambda: time_command(argv, cwd=folder, env=other)
+            cases["  of which the walk (record) "] = lambda: _walk_seconds(folder, other)
+        results = medians(cases, args.runs)
     table(
         f"{STEPS} x `sleep 0.5`, {JOBS} side by side (target: relcheck <= 1.15 s)",
         results,
@@ -90,6 +105,13 @@ def main() -> None:
     verdict("whole command <= 1.15 s", whole <= TARGET_S, f"{whole:.2f} s")
     walk = results["  of which the walk (record)"]
     print(f"  start-up and record outside the walk: {(whole - walk) * 1000:.0f} ms")
+    if args.against:
+        theirs = results[f"relcheck of {args.against}"]
+        outside = theirs - results["  of which the walk (record) "]
+        print(
+            f"  relcheck of {args.against}: {theirs:.2f} s, {outside * 1000:.0f} ms outside "
+            f"the walk; this relcheck takes {whole / theirs:.2f}x its time"
+        )
 
 
 if __name__ == "__main__":

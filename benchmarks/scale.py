@@ -20,7 +20,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import RELCHECK, bench_env, machine, medians, table, time_command, verdict
+from _harness import (
+    RELCHECK,
+    add_against_option,
+    against_env,
+    bench_env,
+    machine,
+    medians,
+    release_repo,
+    table,
+    time_command,
+    verdict,
+)
 
 STEP = (
     "  - id: s{i}\n"
@@ -37,28 +48,29 @@ def checklist(folder: Path, steps: int) -> Path:
     body = "".join(STEP.format(i=i, team=i % 7) for i in range(steps))
     path = folder / "relcheck.yaml"
     path.write_text(f"version: 1\nname: {steps} steps\ndefaults:\n  owner: bench\nsteps:\n{body}")
-    subprocess.run(["git", "init", "-q", str(folder)], check=True, timeout=60)
+    release_repo(folder)
     return path
 
 
-def _reading(folder: Path, runs: int, env: dict[str, str]) -> None:
+def _reading(folder: Path, runs: int, env: dict[str, str], against: Path | None) -> None:
     path = checklist(folder, 2000)
     load = "import sys, yaml; yaml.load(open(sys.argv[1]), Loader=yaml.{})"
-    results = medians(
-        {
-            "PyYAML load (libyaml)": lambda: time_command(
-                [sys.executable, "-c", load.format("CSafeLoader"), str(path)], cwd=folder, env=env
-            ),
-            "PyYAML load (pure Python)": lambda: time_command(
-                [sys.executable, "-c", load.format("SafeLoader"), str(path)], cwd=folder, env=env
-            ),
-            "relcheck validate": lambda: time_command([*RELCHECK, "validate"], cwd=folder, env=env),
-            "relcheck plan": lambda: time_command(
-                [*RELCHECK, "plan", "--release", "1.0.0"], cwd=folder, env=env
-            ),
-        },
-        runs,
-    )
+    validate, plan = [*RELCHECK, "validate"], [*RELCHECK, "plan", "--release", "1.0.0"]
+    cases = {
+        "PyYAML load (libyaml)": lambda: time_command(
+            [sys.executable, "-c", load.format("CSafeLoader"), str(path)], cwd=folder, env=env
+        ),
+        "PyYAML load (pure Python)": lambda: time_command(
+            [sys.executable, "-c", load.format("SafeLoader"), str(path)], cwd=folder, env=env
+        ),
+        "relcheck validate": lambda: time_command(validate, cwd=folder, env=env),
+        "relcheck plan": lambda: time_command(plan, cwd=folder, env=env),
+    }
+    if against is not None:
+        other = against_env(against, env)
+        cases[f"validate of {against}"] = lambda: time_command(validate, cwd=folder, env=other)
+        cases[f"plan of {against}"] = lambda: time_command(plan, cwd=folder, env=other)
+    results = medians(cases, runs)
     table(
         f"A 2,000-step checklist, read whole (median of {runs} runs)",
         results,
@@ -66,6 +78,10 @@ def _reading(folder: Path, runs: int, env: dict[str, str]) -> None:
     )
     for name in ("relcheck validate", "relcheck plan"):
         verdict(f"{name} under 1 s", results[name] < 1.0, f"{results[name]:.2f} s")
+    if against is not None:
+        for name in ("validate", "plan"):
+            ratio = results[f"relcheck {name}"] / results[f"{name} of {against}"]
+            print(f"  relcheck {name}: {ratio:.2f}x the time of {against}'s")
 
 
 def _record_bytes(folder: Path) -> int:
@@ -117,14 +133,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="500,1000,2000")
+    parser.add_argument(
+        "--no-growth", action="store_true", help="time reading the 2,000 steps only, not runs"
+    )
+    add_against_option(parser)
     args = parser.parse_args()
     print(machine())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         env = bench_env(XDG_CACHE_HOME=str(root / "cache"))
         started = time.perf_counter()
-        _reading(root / "read", args.runs, env)
-        _growth(root, [int(size) for size in args.sizes.split(",")], args.runs, env)
+        _reading(root / "read", args.runs, env, args.against)
+        if not args.no_growth:
+            _growth(root, [int(size) for size in args.sizes.split(",")], args.runs, env)
         print(f"\n(all of it took {time.perf_counter() - started:.0f} s)")
 
 

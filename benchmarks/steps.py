@@ -22,7 +22,19 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import RELCHECK, bench_env, machine, medians, script, table, time_command, verdict
+from _harness import (
+    RELCHECK,
+    add_against_option,
+    against_env,
+    bench_env,
+    machine,
+    medians,
+    release_repo,
+    script,
+    table,
+    time_command,
+    verdict,
+)
 
 
 def checklist(folder: Path, steps: int) -> Path:
@@ -30,7 +42,7 @@ def checklist(folder: Path, steps: int) -> Path:
     body = "".join(f"  - id: s{i}\n    run: 'true'\n    rollback: none\n" for i in range(steps))
     path = folder / "relcheck.yaml"
     path.write_text(f"version: 1\ndefaults: {{owner: bench}}\nsteps:\n{body}")
-    subprocess.run(["git", "init", "-q", str(folder)], check=True, timeout=60)
+    release_repo(folder)
     return path
 
 
@@ -54,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--steps", type=int, default=200)
+    add_against_option(parser)
     args = parser.parse_args()
     print(machine())
     task, n = script("task"), args.steps
@@ -66,26 +79,38 @@ def main() -> None:
         taskfile(root / "builtin", n, "true")
         taskfile(root / "process", n, "/bin/true")
         env = bench_env(XDG_CACHE_HOME=str(root / "cache"))
-        results = medians(
-            {
-                f"plain loop, {n} x sh -c true": lambda: plain_loop(n),
-                f"go-task, {n} tasks of true": lambda: time_command(
-                    [task], cwd=root / "builtin", env=env
-                ),
-                f"go-task, {n} tasks of /bin/true": lambda: time_command(
-                    [task], cwd=root / "process", env=env
-                ),
-                f"relcheck run, {n} steps": lambda: time_command(run, cwd=many, env=env),
-                "relcheck run, 1 step": lambda: time_command(run, cwd=one, env=env),
-            },
-            args.runs,
-        )
+        cases = {
+            f"plain loop, {n} x sh -c true": lambda: plain_loop(n),
+            f"go-task, {n} tasks of true": lambda: time_command(
+                [task], cwd=root / "builtin", env=env
+            ),
+            f"go-task, {n} tasks of /bin/true": lambda: time_command(
+                [task], cwd=root / "process", env=env
+            ),
+            f"relcheck run, {n} steps": lambda: time_command(run, cwd=many, env=env),
+            "relcheck run, 1 step": lambda: time_command(run, cwd=one, env=env),
+        }
+        if args.against:
+            other = against_env(args.against, env)
+            cases[f"{args.against}: {n} steps"] = lambda: time_command(run, cwd=many, env=other)
+            cases[f"{args.against}: 1 step"] = lambda: time_command(run, cwd=one, env=other)
+        results = medians(cases, args.runs)
     baseline = f"go-task, {n} tasks of true"
     table(f"{n} steps of `true`, one at a time, median of {args.runs} runs", results, baseline)
     ours = results[f"relcheck run, {n} steps"]
     per_step = (ours - results["relcheck run, 1 step"]) / (n - 1)
     floor = results[f"plain loop, {n} x sh -c true"] / n
     print(f"  relcheck per step: {per_step * 1000:.2f} ms (plain loop: {floor * 1000:.2f} ms)")
+    if args.against:
+        theirs, their_one = (
+            results[f"{args.against}: {n} steps"],
+            results[f"{args.against}: 1 step"],
+        )
+        print(
+            f"  {args.against}: per step {(theirs - their_one) / (n - 1) * 1000:.2f} ms, "
+            f"1 step {their_one * 1000:.0f} ms; this relcheck takes {ours / theirs:.2f}x "
+            f"its time ({n} steps) and {results['relcheck run, 1 step'] / their_one:.2f}x (1 step)"
+        )
     with_processes = results[f"go-task, {n} tasks of /bin/true"]
     verdict(
         "relcheck no slower than go-task",

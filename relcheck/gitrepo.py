@@ -50,9 +50,13 @@ def head(root: Path | None) -> Head:
     """Current branch (None when detached) and commit (None before the first commit)."""
     if root is None:
         return Head(None, None)
-    commit = _quick(root, "rev-parse", "--verify", "-q", "HEAD^{commit}")
-    branch = _quick(root, "symbolic-ref", "--short", "-q", "HEAD")
-    return Head(branch, commit)
+    # One process for both: the commit, then the branch as `symbolic-ref --short`
+    # names it ("HEAD" when detached: git refuses "HEAD" as a branch name).
+    found = _quick(root, "rev-parse", "HEAD^{commit}", "--abbrev-ref", "HEAD")
+    if found is None:  # no commit yet: only the branch to be born exists
+        return Head(_quick(root, "symbolic-ref", "--short", "-q", "HEAD"), None)
+    commit, _, branch = found.partition("\n")
+    return Head(None if branch == "HEAD" else branch, commit)
 
 
 def user_name(root: Path | None) -> str | None:
@@ -75,7 +79,7 @@ def _quick(root: Path, *args: str) -> str | None:
 LOCAL_TIMEOUT_S = 30.0
 # Never let git wait for a password nobody will type.
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}
-_TIMEOUT_MARK = "did not complete in"
+_C_LOCALE = {"LANGUAGE": "C", "LC_ALL": "C"}
 
 
 class GitError(RelcheckError):
@@ -98,30 +102,25 @@ def _git(root: Path, *args: str, timeout: float = LOCAL_TIMEOUT_S, network: bool
 def _git_status(
     root: Path, *args: str, timeout: float = LOCAL_TIMEOUT_S, network: bool = False
 ) -> tuple[int, str, str]:
-    """Run ``git ARGS`` in ``root``: exit code, stdout and stderr.
+    """Run ``git ARGS`` in ``root``: exit code, stdout and stderr (each without its last
+    line end). A non-zero exit is returned; a missing git or a timeout raises GitError.
 
-    A non-zero exit is returned; a missing git or a timeout raises GitError.
+    Without GitPython: its import (with the two ``git version`` runs it makes) costs
+    more than a run's git checks together; only the history log needs it.
     """
-    import git
+    from relcheck.proc import run_capture
 
-    command, *rest = args
-    call = getattr(_repo(root).git, command.replace("-", "_"))
+    # As GitPython runs git: messages in English, whatever the user's language.
+    env = {**os.environ, **_C_LOCALE, **(_NO_PROMPT if network else {})}
     try:
-        code, out, err = call(
-            *rest,
-            kill_after_timeout=timeout,
-            env=_NO_PROMPT if network else None,
-            with_extended_output=True,
-            with_exceptions=False,
-        )
-    except git.GitCommandNotFound:
-        raise GitError("git failed: is git installed and on PATH?", retry_safe=True) from None
-    if _TIMEOUT_MARK in str(err):
-        raise GitError(
-            f"`git {' '.join(args)}` did not finish within {timeout:g} s and was stopped",
-            retry_safe=True,
-        )
-    return int(code), str(out), str(err)
+        done = run_capture(["git", *args], cwd=root, timeout=timeout, env=env)
+    except RelcheckError as exc:  # git missing, or stopped at the timeout
+        raise GitError(exc.message, retry_safe=True) from None
+    return done.returncode, _chomp(done.stdout), _chomp(done.stderr)
+
+
+def _chomp(text: str) -> str:
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _failure_text(args: tuple[str, ...], stderr: str) -> str:
@@ -362,7 +361,7 @@ def log_batches(
     handle = _start(root, args)  # GitPython stops the process when this is dropped
     process: subprocess.Popen[bytes] = handle.proc
     chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-    reader = threading.Thread(target=_drain, args=(process.stdout, chunks), daemon=True)
+    reader = threading.Thread(target=_drain, args=(process, chunks), daemon=True)
     reader.start()
     try:
         leftover = yield from _records(chunks, len(fields), time.monotonic() + timeout, timeout)
@@ -443,14 +442,15 @@ def _records(
             pending = pending[whole:]
 
 
-def _drain(stream: Any, chunks: queue.SimpleQueue[bytes | None]) -> None:
+def _drain(process: subprocess.Popen[bytes], chunks: queue.SimpleQueue[bytes | None]) -> None:
     try:
-        descriptor = stream.fileno()
+        descriptor = process.stdout.fileno()  # type: ignore[union-attr]
         while chunk := os.read(descriptor, _PIPE_SIZE):
             chunks.put(chunk)
-            if len(chunk) < _PIPE_SIZE // 4:
+            if len(chunk) < _PIPE_SIZE // 4 and process.poll() is None:
                 # Let the pipe fill: a reader waiting on every small write wakes
                 # both processes thousands of times, which costs more than parsing.
+                # (Once git has exited, the rest is all there: no need to wait.)
                 time.sleep(_REFILL_S)
     except (OSError, ValueError):
         pass  # the process was stopped; the reader of ``chunks`` reports why

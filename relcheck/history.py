@@ -28,7 +28,7 @@ import gc
 import re
 import sys
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -396,12 +396,17 @@ def _read_log(
     options: NotesOptions,
     people: _People,
     extra: Sequence[str] = (),
+    on_commits: Callable[[list[Commit]], None] | None = None,
 ) -> _Log:
-    """One ``git log``; each batch is parsed while git writes the next."""
+    """One ``git log``; each batch is parsed (and handed to ``on_commits``, merges left
+    out as asked) while git writes the next."""
     log = _Log()
     with _collector_paused():
         for batch in gitrepo.log_batches(root, revisions, LOG_FIELDS, extra=extra):
+            taken = len(log.commits)
             _take(batch, log, people, options.include_merges)
+            if on_commits is not None:
+                on_commits([commit for commit in log.commits[taken:] if commit is not None])
     return log
 
 
@@ -619,6 +624,7 @@ def read_release(
         context=tag_context,
     )
     people = _People(options.bots)
+    links = _links(root)
     if from_ref is None:
         candidates = _candidates(tags, release_tag=tag_name, version=version)
         previous, log = _previous_and_log(root, commit, candidates, options=options, people=people)
@@ -634,7 +640,7 @@ def read_release(
         previous=previous,
         commits=[c for c in log.commits if c is not None],
         options=options,
-        links=_links(root),
+        links=links,
         tagged=existing is not None,
     )
 
@@ -774,8 +780,13 @@ def read_changelog(
     unreleased: bool = True,
     now: datetime | None = None,
     tag_context: Mapping[str, Any] | None = None,
+    on_commits: Callable[[Sequence[Commit], Links | None], None] | None = None,
 ) -> Changelog:
     """Every release from the tags, newest first, from one ``git log`` of all history.
+
+    ``on_commits(commits, links)`` is called with each batch of commits as the log
+    is read, for per-commit work that can go on while git still writes (see
+    :class:`relcheck.notes.CommitLines`).
 
     Each commit belongs to the lowest-version release tag that contains it; a
     release's ``previous`` is the highest lower-version release tag it contains
@@ -791,7 +802,10 @@ def read_changelog(
     starts = list(dict.fromkeys([*(tag.commit for tag in tags), *([head] if head else [])]))
     links = _links(root)
     with _collector_paused():  # the graph and releases build as many objects as the log
-        log = _read_log(root, starts, options=options, people=_People(options.bots))
+        each = (lambda commits: on_commits(commits, links)) if on_commits else None
+        log = _read_log(
+            root, starts, options=options, people=_People(options.bots), on_commits=each
+        )
         graph = _Graph.of(log)
         at = [graph.position[tag.commit] for tag in tags]
         members, loose = _assign(log.commits, graph.oldest_release(at), len(tags))

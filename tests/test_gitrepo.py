@@ -18,6 +18,18 @@ def test_head_and_user_name_still_work(repo: Repo) -> None:
     assert gitrepo.find_root(repo.path / "sub") == repo.path.resolve()
 
 
+def test_head_when_detached_and_before_the_first_commit(repo: Repo, tmp_path: Path) -> None:
+    commit = git(repo.path, "rev-parse", "HEAD")
+    git(repo.path, "checkout", "-q", "--detach")
+    assert gitrepo.head(repo.path) == gitrepo.Head(None, commit)
+    git(repo.path, "tag", "main")  # a tag named like the branch: git says which it means
+    git(repo.path, "checkout", "-q", "main")
+    assert gitrepo.head(repo.path) == gitrepo.Head("heads/main", commit)
+    empty = tmp_path / "empty"
+    git(tmp_path, "init", "-q", "-b", "trunk", str(empty))
+    assert gitrepo.head(empty) == gitrepo.Head("trunk", None)
+
+
 def test_worktree_changes_lists_changed_and_untracked_files(repo: Repo) -> None:
     assert gitrepo.worktree_changes(repo.path) == gitrepo.Changes((), ())
     repo.write("README.md", "changed\n")

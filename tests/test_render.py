@@ -193,3 +193,43 @@ def test_a_template_that_extends_itself_gets_a_hint(tmp_path: Path) -> None:
     with pytest.raises(TemplateFailed) as caught:
         render_document("runbook.md.j2", {}, folder=tmp_path)
     assert 'reaches the built-in as "builtin/NAME"' in str(caught.value)
+
+
+_CONTEXT = {
+    "version": "1.2.0",
+    "tag": "v1.2.0",
+    "env": {"HOME": "/home/ada", "EMPTY": ""},
+    "git": {"branch": "main", "commit": None},
+    "vars": {"url": "https://example.com", "items": "x"},
+}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "v{{ version }}",
+        "v{{version}}-{{ tag }}",
+        "curl {{ vars.url }}/health?v={{ version }}\n",
+        "{{ env.HOME }}{{ env.EMPTY }}",
+        "{{ git.commit }}",  # None is Jinja2's to print
+        "{{ vars.items }}",  # an attribute of the dict wins over the key in Jinja2
+        "{{ version }}}",
+        "{{ version | upper }}",
+        "{% if true %}{{ version }}{% endif %}",
+        "{{ true }} {{ none }}",
+        "a\r\n{{ version }}",
+        "{{  version  }}",
+    ],
+)
+def test_checklist_strings_render_as_jinja2_renders_them(text: str) -> None:
+    from relcheck.render import environment, render_string
+
+    assert render_string(text, _CONTEXT) == environment().from_string(text).render(_CONTEXT)
+
+
+def test_an_undefined_name_in_a_checklist_string_is_an_error() -> None:
+    from relcheck.render import TemplateProblem, render_string
+
+    for text in ("{{ nope }}", "{{ env.NOPE }}", "{{ git.branch.x }}", "{{{ version }}"):
+        with pytest.raises(TemplateProblem, match=r"undefined|has no attribute|expected token"):
+            render_string(text, _CONTEXT)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -153,8 +152,10 @@ def load_checklist_file(path: Path, *, source: str, base_dir: Path) -> Checklist
     Problems name ``source`` as the file, except for built-ins, which name
     the real file so an editor can open it.
     """
+    import hashlib  # here: finding no checklist (a note without one) needs no OpenSSL
+
     from relcheck.checklist.build import build_checklist
-    from relcheck.checklist.rules import check_rules, find_warnings
+    from relcheck.checklist.rules import check_rules, find_warnings, kinds_used
     from relcheck.checklist.schema import checklist_schema
     from relcheck.checklist.validate import Validator
     from relcheck.checklist.yamltree import ROOT, Map, parse_tree
@@ -163,7 +164,7 @@ def load_checklist_file(path: Path, *, source: str, base_dir: Path) -> Checklist
     data = _read(path, file)
     tree, problems = parse_tree(_decode(data, file), file=file)
     validator = Validator(file)
-    validator.validate(tree, checklist_schema(), ROOT, tree.pos)
+    validator.validate(tree, checklist_schema(kinds_used(tree)), ROOT, tree.pos)
     errors = _unique([*problems, *validator.problems, *check_rules(tree, file=file)])
     warnings = _unique(find_warnings(tree, file=file))
     if errors or not isinstance(tree, Map):

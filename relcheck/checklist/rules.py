@@ -29,6 +29,11 @@ def _steps(tree: Tree) -> Iterator[tuple[str, Map]]:
             yield index_path("steps", index), step
 
 
+def kinds_used(tree: Tree) -> set[str]:
+    """The step kinds the steps of ``tree`` name (only these need their options checked)."""
+    return {key for _, step in _steps(tree) for key in step.names() if key in KINDS}
+
+
 def _kinds_list() -> str:
     return ", ".join(KINDS)
 

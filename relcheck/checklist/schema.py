@@ -13,7 +13,7 @@ that editors ignore and the validator reads for its messages:
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from relcheck.kinds import KINDS, StepKind
@@ -162,17 +162,18 @@ def _kind_expect_schema(kind: StepKind) -> dict[str, Any]:
     }
 
 
-def _per_kind_rules(kinds: Mapping[str, StepKind]) -> list[dict[str, Any]]:
+def _per_kind_rules(kinds: Mapping[str, StepKind], used: Collection[str]) -> list[dict[str, Any]]:
     return [
         {
             "if": {"required": [key]},
-            "then": {"properties": {"expect": _kind_expect_schema(kind)}},
+            "then": {"properties": {"expect": _kind_expect_schema(kinds[key])}},
         }
-        for key, kind in kinds.items()
+        for key in kinds
+        if key in used
     ]
 
 
-def _step_properties(kinds: Mapping[str, StepKind]) -> dict[str, Any]:
+def _step_properties(kinds: Mapping[str, StepKind], used: Collection[str]) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "id": {
             "type": "string",
@@ -183,7 +184,9 @@ def _step_properties(kinds: Mapping[str, StepKind]) -> dict[str, Any]:
         "title": _text("Short human title (default: the id).", expected="a title"),
         "description": _text("Longer explanation shown in plans and runbooks."),
     }
-    properties.update({key: _kind_spec_schema(kind) for key, kind in kinds.items()})
+    # A kind no step uses is listed (for "did you mean") but not described: its
+    # module need not be imported to check a checklist that does not use it.
+    properties.update({key: _kind_spec_schema(kinds[key]) if key in used else {} for key in kinds})
     properties.update(
         {
             "owner": _text("Who answers for this step.", expected="a name"),
@@ -261,23 +264,28 @@ def _step_properties(kinds: Mapping[str, StepKind]) -> dict[str, Any]:
     return properties
 
 
-def _step_schema(kinds: Mapping[str, StepKind]) -> dict[str, Any]:
+def _step_schema(kinds: Mapping[str, StepKind], used: Collection[str]) -> dict[str, Any]:
     return {
         "type": "object",
         "description": f"One step; it takes exactly one of: {', '.join(sorted(kinds))}.",
         "x-expected": "a step (a mapping with an id and a kind)",
-        "properties": _step_properties(kinds),
+        "properties": _step_properties(kinds, used),
         "required": ["id"],
         "additionalProperties": False,
         # Editors get "exactly one kind" from oneOf; the loader checks it by hand
         # to say which kinds exist (or which two were given).
         "oneOf": [{"required": [key]} for key in sorted(kinds)],
-        "allOf": _per_kind_rules(kinds),
+        "allOf": _per_kind_rules(kinds, used),
     }
 
 
-def checklist_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a checklist file, built from the step kinds."""
+def checklist_schema(kinds: Collection[str] | None = None) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a checklist file, built from the step kinds.
+
+    ``kinds``: describe only these kinds' options (the kinds a checklist uses,
+    for checking it); the others are still named. None: every kind.
+    """
+    used = KINDS if kinds is None else kinds
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "relcheck checklist",
@@ -341,7 +349,7 @@ def checklist_schema() -> dict[str, Any]:
                 "minItems": 1,
                 "description": "The steps, in order.",
                 "x-expected": "a list of steps",
-                "items": _step_schema(KINDS),
+                "items": _step_schema(KINDS, used),
             },
         },
         "required": ["version", "steps"],

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from relcheck import gitrepo
 from relcheck.errors import EXIT_OK, RecordError, UsageError
-from relcheck.history import DEFAULT_GROUPS, GroupSpec, NotesOptions
+from relcheck.history import DEFAULT_GROUPS, Commit, GroupSpec, Links, NotesOptions
 from relcheck.model import DEFAULT_TAG_TEMPLATE, Checklist
-from relcheck.notes import changelog_context, note_context, previous_passed_run
-from relcheck.render import preload_document, render_document
+from relcheck.notes import CommitLines, changelog_context, note_context, previous_passed_run
+from relcheck.render import load_document, render_document
 from relcheck.settings import project_settings
 
 if TYPE_CHECKING:  # imported where used: a note without a run needs no journal
@@ -45,7 +46,6 @@ def notes(request: NoteRequest, *, cwd: Path, ui: UI) -> int:
     checklist = _run_checklist(run, cwd) if run is not None else _default_checklist(cwd)
     templates = project_settings(cwd).templates
     template, folder, fmt = _note_template(request, checklist, cwd, templates)
-    loaded = preload_document(template, folder=folder, templates=templates, html=fmt == "html")
     history = read_release(
         root,
         tag_template=checklist.tag if checklist else DEFAULT_TAG_TEMPLATE,
@@ -63,7 +63,6 @@ def notes(request: NoteRequest, *, cwd: Path, ui: UI) -> int:
     context = note_context(
         history, run=run, previous=previous, directions=checklist.metrics if checklist else {}
     )
-    loaded()
     text = render_document(
         template, context, folder=folder, templates=templates, html=fmt == "html"
     )
@@ -82,19 +81,28 @@ def changelog(*, output: Path | None, unreleased: bool, cwd: Path, ui: UI) -> in
     root = _git_root(cwd)
     checklist = _default_checklist(cwd)
     templates = project_settings(cwd).templates
-    loaded = preload_document("changelog.md.j2", templates=templates)
+    lines = CommitLines()
+
+    def on_commits(commits: Sequence[Commit], links: Links | None) -> None:
+        # Git is still writing the log: load the template and make the commit lines
+        # meanwhile, in time relcheck would otherwise spend waiting for it.
+        if not lines.lines:
+            load_document("changelog.md.j2", templates=templates)
+        lines.add(commits, links)
+
     history = read_changelog(
         root,
         tag_template=checklist.tag if checklist else DEFAULT_TAG_TEMPLATE,
         options=notes_options(checklist),
         unreleased=unreleased,
         tag_context=tag_context(checklist),
+        on_commits=on_commits,
     )
     # The history lives to the end of the command: leave its objects out of the
     # collector's later passes, which would otherwise walk all of them again.
     gc.freeze()
-    loaded()
-    text = render_document("changelog.md.j2", changelog_context(history), templates=templates)
+    context = changelog_context(history, lines)
+    text = render_document("changelog.md.j2", context, templates=templates)
     _deliver(text, output, ui)
     return EXIT_OK
 
