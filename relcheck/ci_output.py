@@ -205,8 +205,9 @@ def _append(path: Path, text: str) -> None:
     except OSError as exc:
         raise UsageError(
             f"cannot append the step summary to {path} ({exc.strerror or exc}); "
-            "expected GITHUB_STEP_SUMMARY to name a writable file",
-            retry_safe=True,
+            "expected GITHUB_STEP_SUMMARY to name a writable file. The run itself is "
+            "recorded (`relcheck status`); fix or unset GITHUB_STEP_SUMMARY",
+            retry_safe=None,
         ) from None
 
 

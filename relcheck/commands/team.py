@@ -148,7 +148,9 @@ def _local_run_id(cwd: Path, run_id: str | None) -> str | None:
     names = [folder.name for folder in list_runs(cwd)]
     matches = [n for n in names if n == run_id] or [n for n in names if n.startswith(run_id)]
     if len(matches) > 1:
-        raise RecordError(f"run id {run_id!r} is ambiguous: {', '.join(matches)}")
+        raise RecordError(
+            f"run id {run_id!r} is ambiguous: {', '.join(matches)}; give more of the id"
+        )
     return matches[0] if matches else run_id
 
 

@@ -206,7 +206,11 @@ class ForgeClient:
             if following is None:
                 return
             url = self._own_origin(url, following)
-        raise ForgeError(f"{url}: more than {MAX_PAGES} pages; relcheck stops there")
+        raise ForgeError(
+            f"{url}: more than {MAX_PAGES} pages of results; relcheck stops there. Check that "
+            "--api-url is the forge's API, not a proxy that loops its Link headers",
+            retry_safe=None,
+        )
 
     def left(self) -> float:
         """Seconds left before the deadline (negative once it has passed)."""
@@ -266,7 +270,8 @@ class ForgeClient:
         raise ForgeError(
             f"{self.label} pointed the next page of {url} at another host "
             f"({origin(following)}) outside its API ({self.api_url}); relcheck sends the "
-            "token nowhere else"
+            "token nowhere else: set --api-url to the address the API answers on",
+            retry_safe=None,
         )
 
     def _attempt(
@@ -283,7 +288,9 @@ class ForgeClient:
             if origin(url) not in self._trusted:
                 raise ForgeError(
                     f"{method} {url}: not an address of {self.label}'s API ({self.api_url}); "
-                    "relcheck sends the token nowhere else"
+                    "relcheck sends the token nowhere else: set --api-url to the address "
+                    "the API answers on",
+                    retry_safe=None,
                 )
             try:
                 response = self._once(method, url, headers, data, max(0.001, self.left()))
@@ -298,7 +305,12 @@ class ForgeClient:
             if method not in ("GET", "HEAD") and response.status not in (307, 308):
                 return response
             url = urllib.parse.urljoin(url, location)
-        raise ForgeError(f"{method} {url}: more than {_MAX_REDIRECTS} redirects")
+        raise ForgeError(
+            f"{method} {url}: more than {_MAX_REDIRECTS} redirects; --api-url probably names "
+            "a web page, not the API (e.g. https://HOST/api/v4 for GitLab, "
+            "https://HOST/api/v1 for Gitea)",
+            retry_safe=None,
+        )
 
     def _once(
         self, method: str, url: str, headers: Mapping[str, str], data: bytes | None, left: float
@@ -327,7 +339,7 @@ class ForgeClient:
         if failure.kind == CANCELLED:
             raise Interrupted(f"{method} {url} was stopped")
         if failure.kind in (INVALID_URL, TLS, TOO_LARGE):
-            raise ForgeError(self.masker.mask(what))
+            raise ForgeError(self.masker.mask(what), retry_safe=failure.retry_safe)
         self.say(f"{method} {url} -> no answer: {failure.message}")
         # Refused or unresolved means nothing was sent; otherwise it may have arrived.
         if creates and failure.kind not in (REFUSED, DNS):
@@ -366,7 +378,10 @@ class ForgeClient:
             return response.json()
         except ValueError as exc:
             raise ForgeError(
-                self.masker.mask(f"{self.label} answered {method} {url} with {exc}"),
+                self.masker.mask(
+                    f"{self.label} answered {method} {url} with something that is not JSON "
+                    f"({exc}); check that --api-url names the forge's API"
+                ),
                 status=response.status,
             ) from None
 

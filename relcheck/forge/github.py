@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from relcheck.errors import UsageError
 from relcheck.forge import (
     CHECK_FAILED,
     CHECK_PASSED,
@@ -61,7 +62,10 @@ class GitHub:
         client.headers.update(self.headers)
         owner, _, name = target.repo.partition("/")
         if not owner or not name or "/" in name:
-            raise ForgeError(f"{target.repo!r} is not an OWNER/NAME repository of {self.label}")
+            raise UsageError(
+                f"{target.repo!r} is not an OWNER/NAME repository of {self.label}; pass "
+                "--repo OWNER/NAME"
+            )
         self.base = f"/repos/{quote(owner)}/{quote(name)}"
 
     # -- releases -------------------------------------------------------------------

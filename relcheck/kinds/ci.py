@@ -155,7 +155,10 @@ class _Poll:
         )
         self.commit = gate.commit or (ctx.release.commit if ctx.release else None)
         if not self.commit:
-            raise RelcheckError("no commit to check: the run has none; give `commit:`")
+            raise RelcheckError(
+                "no commit to check: the run recorded none (is this a git repository?); "
+                "set `commit:` on this ci step"
+            )
         token = find_token(target.provider, env)
         self.no_token = (
             None if token else f"no token was set ({' or '.join(token_variables(target.provider))})"
@@ -243,7 +246,7 @@ class _Poll:
             raise
         except ForgeError as exc:
             hint = f"; {self.no_token}" if self.no_token and exc.status in (401, 403, 404) else ""
-            raise RelcheckError(exc.message + hint) from None
+            raise RelcheckError(exc.message + hint, retry_safe=exc.retry_safe) from None
         if self.own is None:
             return checks
         mine = [check for check in checks if self.own.holds(check)]
