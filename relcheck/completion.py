@@ -99,8 +99,10 @@ def manual_step_ids(ctx: click.Context, incomplete: str, *, cwd: Path) -> list[C
 
 def _version(folder: Path) -> str | None:
     """The release of a run, from its journal's first line only (cheap at every Tab)."""
+    from relcheck.journal import JOURNAL
+
     try:
-        with open(folder / "journal.jsonl", "rb") as journal:
+        with open(folder / JOURNAL, "rb") as journal:
             first = json.loads(journal.readline())
         version = first.get("release", {}).get("version")
     except (OSError, ValueError, AttributeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+BUILTIN_PREFIX = "builtin:"  # `builtin:NAME` names a built-in checklist
 
 
 def _data_dir(name: str) -> Path:

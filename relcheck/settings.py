@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from relcheck.errors import ConfigError, Problem, UsageError
+from relcheck.resources import BUILTIN_PREFIX
 
 FILE_NAME = "pyproject.toml"
 TABLE = "tool.relcheck"
 PROVIDERS = ("github", "gitlab", "gitea")
-BUILTIN_PREFIX = "builtin:"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any
 from relcheck import gitrepo
 from relcheck.errors import RecordError, UsageError
 from relcheck.journal import JOURNAL, Journal, RunLock, event_seq, in_order, read_events
+from relcheck.resources import BUILTIN_PREFIX
 from relcheck.secrets import Masker
 
 NOTES_REF = "refs/notes/relcheck"
@@ -110,7 +111,7 @@ def _relative_checklist(event: Event) -> None:
     if path.startswith("/"):
         path = Path(path).name
         event["checklist_path"] = path
-    if not str(event.get("checklist", "")).startswith("builtin:"):
+    if not str(event.get("checklist", "")).startswith(BUILTIN_PREFIX):
         event["checklist"] = path
 
 

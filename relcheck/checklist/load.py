@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from relcheck.errors import ConfigError, Problem, UsageError
 from relcheck.gitrepo import find_root
-from relcheck.resources import builtin_checklists
+from relcheck.resources import BUILTIN_PREFIX, builtin_checklists
 
 if TYPE_CHECKING:
     from relcheck.model import Checklist
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 MAX_BYTES = 1024 * 1024
 DEFAULT_NAMES = ("relcheck.yaml", ".relcheck.yaml")
-BUILTIN_PREFIX = "builtin:"
 
 
 def _builtin_names() -> str:

@@ -50,7 +50,8 @@ def init(name: str, *, force: bool, cwd: Path, ui: UI) -> int:
 
 def _init_target(cwd: Path) -> Path:
     """Where ``init`` writes: ``[tool.relcheck] checklist`` when it names a file, else here."""
-    from relcheck.settings import BUILTIN_PREFIX, project_settings
+    from relcheck.resources import BUILTIN_PREFIX
+    from relcheck.settings import project_settings
 
     configured = project_settings(cwd).checklist
     if configured is None or configured.startswith(BUILTIN_PREFIX):

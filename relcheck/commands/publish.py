@@ -11,7 +11,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,14 @@ from relcheck import gitrepo
 from relcheck.errors import EXIT_OK, PublishError, RelcheckError, UsageError
 from relcheck.forge import Forge, Planned, ReleaseSpec, make_forge
 from relcheck.forge.client import DEFAULT_MAX_WAIT_S, DEFAULT_TIMEOUT_S, ForgeClient
-from relcheck.forge.detect import Target, Token, detect_target, find_token, token_variables
+from relcheck.forge.detect import (
+    Target,
+    Token,
+    detect_target,
+    find_token,
+    token_masker,
+    token_variables,
+)
 from relcheck.forge.release import File, cut_body, publish_release
 from relcheck.journal import Journal, RunLock, RunRecord, find_run, replay
 from relcheck.model import RUN_PASSED, RUN_RUNNING
@@ -69,7 +76,7 @@ def publish(request: PublishRequest, *, cwd: Path, ui: UI) -> int:
 def _publish(run: RunRecord, request: PublishRequest, *, cwd: Path, ui: UI) -> int:
     _check_state(run, request.allow_failed)
     target, token = _target_and_token(request, cwd)
-    masker = _masker(os.environ, token)
+    masker = token_masker(os.environ, token)
     out = _Output(ui, masker, None if request.dry_run else run.folder / "logs" / "publish.log")
     try:
         client = ForgeClient(
@@ -170,14 +177,6 @@ def _check_flags(forge: Forge, request: PublishRequest) -> None:
     ):
         if wanted and not supported:
             raise UsageError(f"{forge.label} releases have no {flag[2:]} flag; leave out {flag}")
-
-
-def _masker(environ: Mapping[str, str], token: Token | None) -> Masker:
-    names = [token.variable] if token else []
-    values = list(Masker.from_env(environ, names).values)
-    if token is not None:
-        values.append(token.value)
-    return Masker(values)
 
 
 # -- what is published ---------------------------------------------------------------

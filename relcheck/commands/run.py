@@ -28,6 +28,7 @@ from relcheck.journal import (
 from relcheck.kinds.base import ResolvedStep
 from relcheck.model import FAILED, INTERRUPTED, RUN_PARTIAL, RUN_PASSED, RUNNING, Checklist, Release
 from relcheck.plan import PLACEHOLDER_VERSION, check_version, make_release, plan_run
+from relcheck.resources import BUILTIN_PREFIX
 from relcheck.secrets import Masker
 from relcheck.settings import project_settings
 from relcheck.ui import UI, TerminalPrompter, stdin_is_terminal
@@ -165,7 +166,7 @@ def _check_ids(steps: list[ResolvedStep], ids: Iterable[str], flag: str) -> froz
 
 
 def _checklist_label(source: str, path: Path, root: Path) -> str:
-    if source.startswith("builtin:"):
+    if source.startswith(BUILTIN_PREFIX):
         return source
     try:
         return str(path.resolve().relative_to(root))
@@ -365,7 +366,7 @@ def _step_list(steps: list[ResolvedStep]) -> list[dict[str, object]]:
 def load_run_checklist(label: str, *, cwd: Path) -> Checklist:
     """The checklist a run used, found again from the record's relative path."""
     root = gitrepo.find_root(cwd) or cwd.resolve()
-    if label.startswith("builtin:"):
+    if label.startswith(BUILTIN_PREFIX):
         return load_checklist(label, cwd=cwd)
     path = Path(label)
     if not path.is_absolute():

@@ -15,9 +15,13 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from relcheck.errors import UsageError
 from relcheck.forge import LABELS, PROVIDERS
+
+if TYPE_CHECKING:
+    from relcheck.secrets import Masker
 
 # (variable, header, value prefix), in the order they are looked for.
 _TOKENS: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -63,6 +67,14 @@ class Token:
 
     def headers(self) -> dict[str, str]:
         return {self.header: f"{self.prefix}{self.value}"}
+
+
+def token_masker(environ: Mapping[str, str], token: Token | None) -> Masker:
+    """A masker for the environment's secrets and the token, whatever variable held it."""
+    from relcheck.secrets import Masker
+
+    masker = Masker.from_env(environ, [token.variable] if token else [])
+    return Masker([*masker.values, *([token.value] if token else [])])
 
 
 def token_variables(provider: str) -> tuple[str, ...]:

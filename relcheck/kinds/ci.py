@@ -143,8 +143,7 @@ class _Poll:
         from relcheck import gitrepo
         from relcheck.forge import make_forge
         from relcheck.forge.client import ForgeClient
-        from relcheck.forge.detect import detect_target, find_token, token_variables
-        from relcheck.secrets import Masker
+        from relcheck.forge.detect import detect_target, find_token, token_masker, token_variables
         from relcheck.settings import project_settings
 
         env = resolved.env
@@ -165,12 +164,11 @@ class _Poll:
         )
         self.limit = min(gate.wait, resolved.timeout)
         self.deadline = time.monotonic() + self.limit
-        masker = Masker.from_env(env, [token.variable] if token else [])
         self.client = ForgeClient(
             label=target.label,
             api_url=target.api_url,
             headers=token.headers() if token else {},
-            masker=Masker([*masker.values, *([token.value] if token else [])]),
+            masker=token_masker(env, token),
             timeout=min(REQUEST_TIMEOUT_S, self.limit),
             max_wait=self.limit,
             deadline=self.deadline,
