@@ -514,10 +514,19 @@ def runs_dir(cwd: Path, *, create: bool = True) -> Path:
 
 def list_runs(cwd: Path) -> list[Path]:
     """Run folders, oldest first (reading only: nothing is created)."""
-    folder = runs_dir(cwd, create=False)
+    return runs_in(runs_dir(cwd, create=False))
+
+
+def runs_in(folder: Path) -> list[Path]:
+    """The run folders (those holding a journal) in ``folder``, oldest first."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if (p / JOURNAL).is_file())
+
+
+def match_run_id(names: Sequence[str], run_id: str) -> list[str]:
+    """The run ids ``run_id`` names: itself if present, else those it is a prefix of."""
+    return [n for n in names if n == run_id] or [n for n in names if n.startswith(run_id)]
 
 
 def _started(folder: Path) -> bool:
@@ -539,15 +548,12 @@ def find_run(cwd: Path, run_id: str | None) -> Path:
         # A run killed before its first event was written has nothing to show.
         started = [p for p in runs if _started(p)]
         return started[-1] if started else runs[-1]
-    matches = [p for p in runs if p.name == run_id] or [
-        p for p in runs if p.name.startswith(run_id)
-    ]
+    matches = match_run_id([p.name for p in runs], run_id)
     if len(matches) == 1:
-        return matches[0]
+        return runs[0].parent / matches[0]
     if not matches:
         raise RecordError(f"no run with id {run_id!r}; `relcheck history` lists them")
-    names = ", ".join(p.name for p in matches)
-    raise RecordError(f"run id {run_id!r} is ambiguous: {names}")
+    raise RecordError(f"run id {run_id!r} is ambiguous: {', '.join(matches)}; give more of the id")
 
 
 # ---------------------------------------------------------------- the lock

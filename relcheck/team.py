@@ -25,7 +25,15 @@ from typing import Any
 
 from relcheck import gitrepo
 from relcheck.errors import RecordError, UsageError
-from relcheck.journal import JOURNAL, Journal, RunLock, event_seq, in_order, read_events
+from relcheck.journal import (
+    JOURNAL,
+    Journal,
+    RunLock,
+    event_seq,
+    in_order,
+    read_events,
+    runs_in,
+)
 from relcheck.resources import BUILTIN_PREFIX
 from relcheck.secrets import Masker
 
@@ -282,9 +290,8 @@ class LocalRun:
 
 def local_runs(runs_dir: Path, root: Path, only: str | None) -> list[LocalRun]:
     found: list[LocalRun] = []
-    folders = sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []
-    for folder in folders:
-        if (only is not None and folder.name != only) or not (folder / JOURNAL).is_file():
+    for folder in runs_in(runs_dir):
+        if only is not None and folder.name != only:
             continue
         events = shared_events(folder.name, read_events(folder / JOURNAL), root)
         start = next((e for e in events if e["event"] == "run_started"), None)

@@ -18,6 +18,7 @@ from relcheck.journal import (
     apply_event,
     find_run,
     list_runs,
+    match_run_id,
     replay,
     state_dir,
 )
@@ -145,8 +146,7 @@ def _local_run_id(cwd: Path, run_id: str | None) -> str | None:
     """A local run's full id from a prefix; an id not here may still be on the remote."""
     if run_id is None:
         return None
-    names = [folder.name for folder in list_runs(cwd)]
-    matches = [n for n in names if n == run_id] or [n for n in names if n.startswith(run_id)]
+    matches = match_run_id([folder.name for folder in list_runs(cwd)], run_id)
     if len(matches) > 1:
         raise RecordError(
             f"run id {run_id!r} is ambiguous: {', '.join(matches)}; give more of the id"
