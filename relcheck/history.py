@@ -495,17 +495,33 @@ def links_from_url(url: str) -> Links | None:
     "gitea" in the host name (codeberg.org runs Gitea's fork). User names and
     tokens in the URL are never kept.
     """
+    remote = web_remote(url)
+    if remote is None or remote.forge is None or "/" not in remote.path:
+        return None
+    return Links(base=f"{remote.origin}/{remote.path}", forge=remote.forge)
+
+
+@dataclass(frozen=True)
+class WebRemote:
+    """A remote URL as the web sees it: ``https://host[:port]``, host, ``owner/name``, forge."""
+
+    origin: str
+    host: str
+    path: str
+    forge: str | None
+
+
+def web_remote(url: str) -> WebRemote | None:
+    """The web side of a remote URL (https or ssh), credentials dropped; None: not a URL."""
     place = remote_place(url.strip())
     if place is None:
         return None
     scheme, host, port, path = place
     forge = forge_of_host(host)
-    path = path.strip("/").removesuffix(".git").strip("/")
-    if forge is None or "/" not in path:
-        return None
     host = "github.com" if host == "ssh.github.com" else host
     shown = f"[{host}]" if ":" in host else host
-    return Links(base=f"{scheme}://{shown}{f':{port}' if port else ''}/{path}", forge=forge)
+    path = path.strip("/").removesuffix(".git").strip("/")
+    return WebRemote(f"{scheme}://{shown}{f':{port}' if port else ''}", host, path, forge)
 
 
 def remote_place(url: str) -> tuple[str, str, int | None, str] | None:

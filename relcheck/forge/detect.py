@@ -213,14 +213,10 @@ def _origin(root: Path | None) -> _Remote | None:
     if not url:
         return None
     shown = redact_url(url)
-    place = history.remote_place(url.strip())
-    if place is None:
+    remote = history.web_remote(url)
+    if remote is None:
         return _Remote(shown, None, None, "", None)
-    scheme, host, port, path = place
-    bracketed = f"[{host}]" if ":" in host else host
-    web = f"{scheme}://{bracketed}{f':{port}' if port else ''}"
-    path = path.strip("/").removesuffix(".git").strip("/")
-    return _Remote(shown, web, host, path, history.forge_of_host(host))
+    return _Remote(shown, remote.origin, remote.host, remote.path, remote.forge)
 
 
 def _remote_words(remote: _Remote | None) -> str:
