@@ -65,12 +65,12 @@ def user_name(root: Path | None) -> str | None:
 
 
 def _quick(root: Path, *args: str) -> str | None:
-    """One fast read-only git call, without loading GitPython: a run starts with a few
-    of these, and GitPython's import alone costs more than all of them together."""
-    from relcheck.proc import run_capture
-
-    done = run_capture(["git", *args], cwd=root, timeout=LOCAL_TIMEOUT_S)
-    return done.stdout.strip() or None if done.ok else None
+    """The output of a read-only git call whose answer is optional; None when it fails."""
+    try:
+        code, out, _ = _git_status(root, *args)
+    except GitError:  # no git, or it hung: the caller does without
+        return None
+    return out.strip() or None if code == 0 else None
 
 
 # -- commands with timeouts --------------------------------------------------

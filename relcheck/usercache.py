@@ -79,7 +79,11 @@ def read_text(path: str) -> str | None:
 
 
 def write_text(path: str, text: str) -> None:
-    """Keep ``text`` at ``path``, whole or not at all; nothing happens when it cannot be written."""
+    """Keep ``text`` at ``path``, whole or not at all; nothing happens when it cannot be written.
+
+    Not :func:`relcheck.files.write_atomic`: a cache needs no fsync (losing it
+    costs only the work again) and must never turn a failed write into an error.
+    """
     import tempfile
 
     temp = None
