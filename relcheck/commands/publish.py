@@ -13,7 +13,6 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -30,7 +29,7 @@ from relcheck.forge.detect import (
     token_variables,
 )
 from relcheck.forge.release import File, cut_body, publish_release
-from relcheck.journal import Journal, RunLock, RunRecord, find_run, replay
+from relcheck.journal import Journal, RunLock, RunRecord, find_run, now_iso, replay
 from relcheck.model import RUN_PASSED, RUN_RUNNING
 from relcheck.secrets import Masker
 from relcheck.ui import UI
@@ -315,7 +314,7 @@ class _Output:
 
     def _write(self, text: str) -> None:
         if self._log is not None:
-            self._log.write(f"[{datetime.now().isoformat(timespec='seconds')}] {text}\n")
+            self._log.write(f"[{now_iso()}] {text}\n")
             self._log.flush()
 
     def close(self) -> None:
