@@ -1,6 +1,7 @@
 """The one place relcheck starts subprocesses: process groups, timeouts, signals and output.
 
-A step's command runs as ``[shell, "-c", command]`` in a process group of its own.
+A step's command runs in ``shell`` as ``shell -c command`` would, in a process group
+of its own.
 On timeout, Ctrl-C or cancel the whole group gets SIGTERM, then SIGKILL after a
 grace period; whatever the command leaves running in its group is stopped the
 same way when it ends, so no grandchild survives a step.
@@ -18,7 +19,6 @@ import errno
 import functools
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import threading
@@ -41,10 +41,17 @@ _DRAIN_S = 0.5
 # uninterruptible sleep may take a moment; we never wait forever).
 _AFTER_KILL_S = 1.0
 _READ_SIZE = 65536
-# The gate a command starts behind: /bin/sh waits for one line on its stdin (a pipe
-# from relcheck), then becomes the step's shell with stdin from /dev/null. At end of
-# file without that line (relcheck died before recording the group) it exits and the
-# command never runs. ``$0`` names relcheck in the gate's own error messages.
+# The gate a command starts behind: the shell waits for one line on its stdin (a pipe
+# from relcheck), then runs the command with stdin from /dev/null. At end of file
+# without that line (relcheck died before recording the group) it exits and the
+# command never runs. A POSIX shell (every usual ``shell``) is its own gate and runs
+# the command with eval, as ``shell -c`` would: ``$0`` the shell, no positional
+# parameters, and no second program started per step. Any other shell is started
+# by /bin/sh as the gate (``$0`` names relcheck in the gate's own messages).
+_POSIX_SHELLS = frozenset({"sh", "dash", "bash", "zsh", "ksh", "ksh93", "mksh", "ash", "yash"})
+_GATE_IN_SHELL = (
+    'read -r _relcheck_gate || exit 0; unset _relcheck_gate; exec </dev/null; eval "set --; $1"'
+)
 _GATE_SH = "/bin/sh"
 _GATE = 'read _ || exit 0; exec "$@" </dev/null'
 _BOOT_ID = "/proc/sys/kernel/random/boot_id"
@@ -218,9 +225,13 @@ def _start(command: str, *, shell: str, cwd: Path, env: Mapping[str, str]) -> tu
     write end (see ``_GATE``)."""
     gate_out, gate = os.pipe()
     try:
-        _check_shell(shell, cwd, env)
+        if os.path.basename(shell) in _POSIX_SHELLS:
+            argv = [shell, "-c", _GATE_IN_SHELL, shell, command]
+        else:
+            _check_shell(shell, cwd, env)
+            argv = [_GATE_SH, "-c", _GATE, "relcheck", shell, "-c", command]
         proc = subprocess.Popen(
-            [_GATE_SH, "-c", _GATE, "relcheck", shell, "-c", command],
+            argv,
             cwd=cwd,
             env=dict(env),
             stdin=gate_out,
@@ -240,7 +251,9 @@ def _start(command: str, *, shell: str, cwd: Path, env: Mapping[str, str]) -> tu
 
 def _check_shell(shell: str, cwd: Path, env: Mapping[str, str]) -> None:
     """Raise the error exec would for a shell that is missing or not executable: behind
-    the gate, exec runs in /bin/sh, where its failure would be only an exit code."""
+    the /bin/sh gate, exec runs in /bin/sh, where its failure would be only an exit code."""
+    import shutil  # here: it imports the compression modules, which a run does not need
+
     if os.sep in shell:
         found = shutil.which(os.path.join(cwd, shell))  # an absolute shell stays as it is
     else:

@@ -216,6 +216,45 @@ def test_the_command_runs_only_after_on_start_returned(run: Run, tmp_path: Path)
     assert run.output == b"after-record\n"
 
 
+def _shell(tmp_path: Path, name: str) -> str:
+    """A shell as a checklist names it; ``other-sh`` is /bin/sh under a name relcheck does
+    not know as a POSIX shell, so it starts behind the /bin/sh gate."""
+    if name != "other-sh":
+        return name
+    link = tmp_path / "other-sh"
+    link.symlink_to("/bin/sh")
+    return str(link)
+
+
+@pytest.mark.parametrize("name", ["/bin/sh", "bash", "other-sh"])
+def test_every_shell_runs_the_command_as_shell_c_would_after_on_start(
+    run: Run, tmp_path: Path, name: str
+) -> None:
+    shell = _shell(tmp_path, name)
+
+    def on_start(pid: int) -> None:
+        time.sleep(0.2)
+        (tmp_path / "recorded").write_text(f"{pid}\n")
+
+    command = (
+        'test "$(cat recorded)" = "$$" || exit 9\n'
+        'printf "%s|%s|%s\\n" "$0" "$#" "${1-none}"; exit 3'
+    )
+    result = run(command, shell=shell, on_start=on_start)
+    assert (result.exit_code, run.output.decode()) == (3, f"{shell}|0|none\n")
+
+
+@pytest.mark.parametrize("name", ["/bin/sh", "other-sh"])
+def test_a_failing_on_start_leaves_the_command_unrun(run: Run, tmp_path: Path, name: str) -> None:
+    def on_start(pid: int) -> None:
+        raise OSError("the record cannot be written")
+
+    with pytest.raises(OSError):
+        run("touch effect", shell=_shell(tmp_path, name), on_start=on_start)
+    time.sleep(0.2)
+    assert not (tmp_path / "effect").exists()
+
+
 def test_a_caller_killed_before_recording_the_group_leaves_the_command_unrun(
     tmp_path: Path,
 ) -> None:
