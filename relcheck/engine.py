@@ -373,6 +373,8 @@ class Engine:
     def _started(
         self, step: ResolvedStep, attempt: int, *, owner: str | None, rollback: str | None
     ) -> None:
+        # Synced by the attempt itself, before it does anything (see ``_attempt``): steps
+        # started together share one disk sync.
         self.emit(
             {
                 "event": "step_started",
@@ -383,7 +385,8 @@ class Engine:
                 "expected": step.expected,
                 "command": step.shown,
                 "log": f"logs/{step.id}.log",
-            }
+            },
+            durable=False,
         )
         self.ui.step_start(step, attempt, describe=KINDS[step.kind].describe(step))
 
@@ -464,6 +467,9 @@ class Engine:
         cancel.wait(delay)
 
     def _attempt(self, step: ResolvedStep, cancel: threading.Event, *, echo: bool) -> Outcome:
+        # The attempt's start is on disk before it has any effect: after a power loss the
+        # step reads as interrupted, never as not yet run.
+        self.journal.sync()
         log_path = self.journal.folder / "logs" / f"{step.id}.log"
         attempt = self.record.steps[step.id].attempts
         with open(log_path, "ab") as log:
