@@ -15,11 +15,10 @@ import os
 import sys
 
 from relcheck import __version__
-from relcheck.usercache import cache_dir, read_text, write_text
+from relcheck.usercache import cache_dir, package_stamp, read_text, write_text
 
 _HELP_FLAGS = (["--help"], ["-h"])
 _LANGUAGE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def main() -> None:
@@ -69,7 +68,7 @@ def help_cache_file() -> str | None:
     key = "|".join(
         [
             __version__,
-            _modules_stamp(),
+            package_stamp(),
             click_stamp,
             str(_help_width()),
             *(os.environ.get(name, "") for name in _LANGUAGE_VARIABLES),
@@ -78,21 +77,6 @@ def help_cache_file() -> str | None:
     import zlib
 
     return os.path.join(folder, f"help-{zlib.crc32(key.encode()):08x}-{len(key)}.txt")
-
-
-def _modules_stamp() -> str:
-    """Newest change among relcheck's modules (cli.py and whatever it takes help text from)."""
-    newest, total = 0, 0
-    folders = [_PACKAGE_DIR]
-    while folders:
-        with os.scandir(folders.pop()) as entries:
-            for entry in entries:
-                if entry.name.endswith(".py"):
-                    info = entry.stat()
-                    newest, total = max(newest, info.st_mtime_ns), total + info.st_size
-                elif entry.is_dir() and not entry.name.startswith(("_", ".")):
-                    folders.append(entry.path)
-    return f"{newest}:{total}"
 
 
 def _click_stamp() -> str | None:

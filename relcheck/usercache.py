@@ -13,7 +13,8 @@ import contextlib
 import os
 import stat
 
-_MAX_READ = 1 << 20
+MAX_TEXT = 1 << 20  # the longest text read_text returns (in bytes)
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def cache_dir(*parts: str) -> str | None:
@@ -44,6 +45,22 @@ def cache_dir(*parts: str) -> str | None:
     return folder
 
 
+def package_stamp() -> str:
+    """Newest change among relcheck's modules, and their total size: a key part that
+    changes whenever relcheck's code could (an upgrade, or an edit to a checkout)."""
+    newest, total = 0, 0
+    folders = [_PACKAGE_DIR]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.name.endswith(".py"):
+                    info = entry.stat()
+                    newest, total = max(newest, info.st_mtime_ns), total + info.st_size
+                elif entry.is_dir() and not entry.name.startswith(("_", ".")):
+                    folders.append(entry.path)
+    return f"{newest}:{total}"
+
+
 def _is_private_folder(path: str) -> bool:
     try:
         info = os.lstat(path)
@@ -68,8 +85,8 @@ def read_text(path: str) -> str | None:
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
             return None
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(_MAX_READ + 1)
-        if len(data) > _MAX_READ:
+            data = handle.read(MAX_TEXT + 1)
+        if len(data) > MAX_TEXT:
             return None
         return data.decode("utf-8") or None
     except (OSError, UnicodeDecodeError):
@@ -83,16 +100,20 @@ def write_text(path: str, text: str) -> None:
 
     Not :func:`relcheck.files.write_atomic`: a cache needs no fsync (losing it
     costs only the work again) and must never turn a failed write into an error.
+    The temporary file is made as :func:`tempfile.mkstemp` makes one (a random
+    name, created only if new, private), without importing tempfile: 6 ms of a
+    command that reads a checklist for the first time.
     """
-    import tempfile
-
-    temp = None
+    temp = os.path.join(os.path.dirname(path), f".{os.urandom(8).hex()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".", suffix=".tmp")
+        fd = os.open(temp, flags, 0o600)
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(temp, path)
-    except OSError:
-        if temp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+    except (OSError, ValueError):  # ValueError: text that is not Unicode (lone surrogates)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)

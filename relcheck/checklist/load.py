@@ -149,18 +149,37 @@ def load_checklist_file(path: Path, *, source: str, base_dir: Path) -> Checklist
     """Read and check one checklist file; ConfigError lists all of its problems.
 
     Problems name ``source`` as the file, except for built-ins, which name
-    the real file so an editor can open it.
+    the real file so an editor can open it. A checklist that passed every check
+    is kept in the user's cache folder (:mod:`relcheck.checklist.cache`): read
+    again unchanged, it needs no YAML, schema or validator.
     """
     import hashlib  # here: finding no checklist (a note without one) needs no OpenSSL
 
+    from relcheck.checklist import cache
+
+    file = str(path) if source.startswith(BUILTIN_PREFIX) else source
+    data = _read(path, file)
+    sha256 = hashlib.sha256(data).hexdigest()
+    key = cache.checklist_key(sha256=sha256, source=source, path=path, base_dir=base_dir)
+    kept = cache.cached_checklist(key)
+    if kept is not None:
+        return kept
+    checklist = _checked(
+        data, file=file, source=source, path=path, base_dir=base_dir, sha256=sha256
+    )
+    cache.keep_checklist(key, checklist)
+    return checklist
+
+
+def _checked(
+    data: bytes, *, file: str, source: str, path: Path, base_dir: Path, sha256: str
+) -> Checklist:
     from relcheck.checklist.build import build_checklist
     from relcheck.checklist.rules import check_rules, find_warnings, kinds_used
     from relcheck.checklist.schema import checklist_schema
     from relcheck.checklist.validate import Validator
     from relcheck.checklist.yamltree import ROOT, Map, parse_tree
 
-    file = str(path) if source.startswith(BUILTIN_PREFIX) else source
-    data = _read(path, file)
     tree, problems = parse_tree(_decode(data, file), file=file)
     validator = Validator(file)
     validator.validate(tree, checklist_schema(kinds_used(tree)), ROOT, tree.pos)
@@ -174,6 +193,6 @@ def load_checklist_file(path: Path, *, source: str, base_dir: Path) -> Checklist
         file=file,
         path=path,
         base_dir=base_dir,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         warnings=warnings,
     )
