@@ -62,11 +62,11 @@ def _interaction(
 
 
 def _check_answer_ids(answers: Answers, steps: list[ResolvedStep]) -> None:
-    from relcheck.checklist.suggest import did_you_mean
-
     known = [step.id for step in steps]
     for step_id in answers.steps:
         if step_id not in known:
+            from relcheck.checklist.suggest import did_you_mean
+
             close = did_you_mean(step_id, known)
             hint = f"did you mean '{close}'?" if close else f"the steps are: {', '.join(known)}"
             raise UsageError(f"{answers.source}: steps.{step_id}: no step has this id; {hint}")
