@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from relcheck.errors import ConfigError, Problem
 
@@ -13,16 +14,14 @@ ANSWER_CHOICES = ("done", "failed", "skip")
 _STEP_KEYS = ("answer", "owner", "note", "rollback")
 
 
-@dataclass(frozen=True)
-class StepAnswer:
+class StepAnswer(Struct, frozen=True):
     answer: str | None = None
     owner: str | None = None
     note: str | None = None
     rollback: str | None = None
 
 
-@dataclass(frozen=True)
-class Answers:
+class Answers(Struct, frozen=True):
     source: str | None = None
     owner: str | None = None
     steps: Mapping[str, StepAnswer] = field(default_factory=dict)

@@ -11,9 +11,10 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from relcheck.model import FAILED, INTERRUPTED, PASSED, PENDING, RUNNING, SKIPPED
 
@@ -141,8 +142,7 @@ def gitlab_section_end(name: str, *, at: float | None = None) -> str:
 # ---------------------------------------------------------------- files at the end of a run
 
 
-@dataclass(frozen=True)
-class RunOutputs:
+class RunOutputs(Struct, frozen=True):
     """Files a run writes when it ends: ``--junit`` and ``--report``."""
 
     junit: Path | None = None

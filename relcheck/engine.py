@@ -10,9 +10,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
+
+from msgspec import Struct, field
+from msgspec.structs import asdict, replace
 
 from relcheck.answers import Answers
 from relcheck.errors import Interrupted, RelcheckError
@@ -37,8 +39,7 @@ _CAPTURE_LIMIT = 16 * 1024 * 1024
 _TICK_S = 0.2
 
 
-@dataclass(frozen=True)
-class Interaction:
+class Interaction(Struct, frozen=True):
     """How the walk gets what a checklist leaves open."""
 
     prompter: Prompter | None
@@ -46,8 +47,7 @@ class Interaction:
     fallback_owner: str | None
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Struct, frozen=True):
     """How to walk: side by side or not, on past failures or not."""
 
     release: Release
@@ -101,16 +101,14 @@ class StepOutput:
             self._captured.extend(masked)
 
 
-@dataclass
-class _Running:
+class _Running(Struct):
     step: ResolvedStep
     cancel: threading.Event
     started: float
     thread: threading.Thread | None = None
 
 
-@dataclass
-class _Done:
+class _Done(Struct):
     step_id: str
     outcome: Outcome
     attempt: int
@@ -120,8 +118,7 @@ class _Done:
     recorded: bool = False  # its step_finished is written (by the step's thread)
 
 
-@dataclass
-class _Walk:
+class _Walk(Struct):
     running: dict[str, _Running] = field(default_factory=dict)
     done: queue.Queue[_Done] = field(default_factory=queue.Queue)
     settled: set[str] = field(default_factory=set)
@@ -488,9 +485,9 @@ class Engine:
         def on_start(pgid: int) -> None:
             from relcheck.proc import group_mark
 
-            # The command waits for this line (see relcheck.proc). Flushed, not synced: it
-            # is read after relcheck itself was killed, which leaves the flushed line to the
-            # system; a reboot ends the group anyway.
+            # The command waits for this line (see relcheck.proc), and for the step's start
+            # to be on disk: synced with it (the group id itself only matters to a relcheck
+            # that was killed, not to one after a reboot, which ends the group anyway).
             event = {"event": "step_process", "step": step.id, **group_mark(pgid)}
             self.emit(event, durable=False)
 
@@ -501,7 +498,7 @@ class Engine:
             on_process_start=on_start,
             cancel=cancel,
             prompter=self.interaction.prompter,
-            answer=vars(answer) if answer else None,
+            answer=asdict(answer) if answer else None,
             answers_file=self.interaction.answers.source,
             release=self.settings.release,
             base_dir=self.settings.base_dir,

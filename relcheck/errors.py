@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -13,8 +14,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Struct, frozen=True):
     """One problem found in an input file, pointing at where it is.
 
     ``line`` and ``col`` are 1-based; ``path`` is a key path such as

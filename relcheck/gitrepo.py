@@ -8,9 +8,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from relcheck.errors import RelcheckError
 
@@ -40,8 +41,7 @@ def _repo(root: Path) -> Any:
         ) from None
 
 
-@dataclass(frozen=True)
-class Head:
+class Head(Struct, frozen=True):
     branch: str | None
     commit: str | None
 
@@ -134,8 +134,7 @@ def _failure_text(args: tuple[str, ...], stderr: str) -> str:
 _STATE_FOLDER = ".relcheck"
 
 
-@dataclass(frozen=True)
-class Changes:
+class Changes(Struct, frozen=True):
     """Uncommitted changes: tracked files that differ from HEAD, and untracked files."""
 
     changed: tuple[str, ...]
@@ -171,8 +170,7 @@ def _is_state_path(path: str) -> bool:
 # -- branches and their upstream ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Upstream:
+class Upstream(Struct, frozen=True):
     """The branch a local branch tracks: ``origin/main`` from remote ``origin``.
 
     ``gone`` means it is configured but the remote-tracking ref does not
@@ -216,8 +214,7 @@ def ahead_behind(root: Path, ref: str) -> tuple[int, int]:
 # -- tags -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Tag:
+class Tag(Struct, frozen=True):
     """A tag and the commit it points at (through an annotated tag object, if any)."""
 
     name: str
@@ -286,8 +283,7 @@ _TAG_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class TagRef:
+class TagRef(Struct, frozen=True):
     """A tag with the commit it names and its date: the tagger date of an annotated
     tag, the committer date of the commit for a lightweight one."""
 
@@ -536,8 +532,7 @@ def write_note(root: Path, ref: str, commit: str, text_file: Path) -> None:
     _git(root, "notes", f"--ref={ref}", "add", "--force", f"--file={text_file}", commit)
 
 
-@dataclass(frozen=True)
-class Push:
+class Push(Struct, frozen=True):
     """How a push ended: ``refused`` holds git's reason when the remote turned it down
     (someone pushed first, or it could not lock the ref): fetch, merge and try again."""
 

@@ -17,9 +17,10 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 from relcheck import __version__
 from relcheck.errors import RelcheckError
@@ -76,8 +77,7 @@ class Headers(Mapping[str, str]):
         return f"Headers({dict(self.items())!r})"
 
 
-@dataclass(frozen=True)
-class HttpResponse:
+class HttpResponse(Struct, frozen=True):
     """One response, read whole; ``elapsed_ms`` runs from sending to the last body byte."""
 
     status: int

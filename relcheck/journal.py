@@ -6,10 +6,12 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
+
+from msgspec import Struct, field
+from msgspec.structs import asdict
 
 from relcheck.errors import RecordError, RunLockedError
 from relcheck.files import write_atomic
@@ -230,8 +232,7 @@ def in_order(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- replay
 
 
-@dataclass
-class StepRecord:
+class StepRecord(Struct):
     id: str
     title: str
     kind: str
@@ -286,16 +287,14 @@ class StepRecord:
         }
 
 
-@dataclass
-class RollbackRecord:
+class RollbackRecord(Struct):
     step: str
     status: str
     actual: str | None
     at: str
 
 
-@dataclass
-class SignOff:
+class SignOff(Struct):
     """A person's answer to a manual step: at the prompt or from an answers file during a
     walk (``via`` ``run``), or later with ``relcheck sign`` (``via`` ``sign``)."""
 
@@ -307,8 +306,7 @@ class SignOff:
     via: str
 
 
-@dataclass
-class RunRecord:
+class RunRecord(Struct):
     """A run rebuilt from its journal."""
 
     run_id: str
@@ -341,8 +339,8 @@ class RunRecord:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "steps": [step.as_dict() for step in self.steps.values()],
-            "rollbacks": [vars(item) for item in self.rollbacks],
-            "signoffs": [vars(item) for item in self.signoffs],
+            "rollbacks": [asdict(item) for item in self.rollbacks],
+            "signoffs": [asdict(item) for item in self.signoffs],
         }
 
 
@@ -559,8 +557,7 @@ def find_run(cwd: Path, run_id: str | None) -> Path:
 # ---------------------------------------------------------------- the lock
 
 
-@dataclass
-class LockHolder:
+class LockHolder(Struct):
     pid: int
     started_at: str
     run_id: str | None

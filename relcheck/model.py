@@ -1,11 +1,12 @@
-"""The checklist and run model: plain frozen dataclasses, no I/O."""
+"""The checklist and run model: plain frozen records (msgspec Structs), no I/O."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from relcheck.errors import Problem
 
@@ -33,8 +34,7 @@ RUN_INTERRUPTED = "interrupted"
 NO_ROLLBACK = "none"
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(Struct, frozen=True):
     """Where something was written: 1-based line and column in ``file``."""
 
     file: str
@@ -42,8 +42,7 @@ class Mark:
     col: int
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(Struct, frozen=True):
     """What a run releases: the version, its tag, and the commit the run started on."""
 
     version: str
@@ -52,15 +51,13 @@ class Release:
     branch: str | None
 
 
-@dataclass(frozen=True)
-class Defaults:
+class Defaults(Struct, frozen=True):
     owner: str | None = None
     timeout: float = DEFAULT_TIMEOUT_S
     shell: str = DEFAULT_SHELL
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Struct, frozen=True):
     """One checklist step as written (templates not yet rendered).
 
     ``spec`` is the value of the step's kind key: the command for ``run``,
@@ -87,16 +84,14 @@ class Step:
     mark: Mark | None = None
 
 
-@dataclass(frozen=True)
-class NoteGroup:
+class NoteGroup(Struct, frozen=True):
     """A section of the release note: Conventional Commit types -> its title."""
 
     title: str
     types: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class NotesSettings:
+class NotesSettings(Struct, frozen=True):
     """The checklist's ``notes:`` mapping (None: the built-in defaults)."""
 
     groups: tuple[NoteGroup, ...] | None = None
@@ -109,8 +104,7 @@ LOWER_IS_BETTER = "lower"
 HIGHER_IS_BETTER = "higher"
 
 
-@dataclass(frozen=True)
-class Checklist:
+class Checklist(Struct, frozen=True):
     """A validated checklist.
 
     ``source`` is how the user named it (a path or ``builtin:NAME``);

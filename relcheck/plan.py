@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from relcheck.errors import ConfigError, Problem, UsageError
 from relcheck.kinds import KINDS
@@ -233,8 +235,7 @@ def _skip_reason(
     return f"when: {when.strip()} is false"
 
 
-@dataclass(frozen=True)
-class Order:
+class Order(Struct, frozen=True):
     """Which steps each step waits for, and whether it waits for every step before it."""
 
     waits_for: Mapping[str, tuple[str, ...]]

@@ -25,10 +25,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
+
+from msgspec import Struct
 
 from relcheck.errors import RelcheckError
 
@@ -60,8 +61,7 @@ _Popen = subprocess.Popen[bytes]
 GroupFate = Literal["stopped", "gone", "other"]
 
 
-@dataclass(frozen=True)
-class ProcResult:
+class ProcResult(Struct, frozen=True):
     """How a command ended: exit code or signal, and whether relcheck stopped it."""
 
     exit_code: int | None
@@ -97,8 +97,7 @@ class ProcResult:
         return text
 
 
-@dataclass(frozen=True)
-class CompletedResult:
+class CompletedResult(Struct, frozen=True):
     """The outcome of a short, non-shell call made with :func:`run_capture`."""
 
     argv: tuple[str, ...]

@@ -14,9 +14,10 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from relcheck.errors import ConfigError, Problem, UsageError
 from relcheck.resources import BUILTIN_PREFIX
@@ -26,8 +27,7 @@ TABLE = "tool.relcheck"
 PROVIDERS = ("github", "gitlab", "gitea")
 
 
-@dataclass(frozen=True)
-class ProjectSettings:
+class ProjectSettings(Struct, frozen=True):
     """What ``[tool.relcheck]`` says; every field is None when it says nothing."""
 
     source: Path | None = None  # the pyproject.toml read

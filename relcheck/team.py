@@ -18,10 +18,11 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from relcheck import gitrepo
 from relcheck.errors import RecordError, UsageError
@@ -51,8 +52,7 @@ def fetched_ref(remote: str) -> str:
     return f"refs/relcheck/remotes/{remote}/notes"
 
 
-@dataclass
-class SyncReport:
+class SyncReport(Struct):
     """What one ``relcheck sync`` did: events brought in and sent out, per run."""
 
     remote: str
@@ -161,16 +161,14 @@ def _shorter(match: re.Match[str], *, inside: str, alone: str) -> str:
 # ---------------------------------------------------------------- notes
 
 
-@dataclass
-class Note:
+class Note(Struct):
     """One commit's note: the runs in it (checked) and as written (kept when rewritten)."""
 
     runs: dict[str, list[Event]]
     raw: dict[str, Any]
 
 
-@dataclass
-class RemoteNotes:
+class RemoteNotes(Struct):
     tip: str | None
     notes: dict[str, Note] = field(default_factory=dict)
     unreadable: set[str] = field(default_factory=set)
@@ -281,8 +279,7 @@ def _merge_into(folder: Path, run_id: str, events: list[Event], report: SyncRepo
 # ---------------------------------------------------------------- sending runs out
 
 
-@dataclass(frozen=True)
-class LocalRun:
+class LocalRun(Struct, frozen=True):
     run_id: str
     commit: str | None
     events: list[Event]

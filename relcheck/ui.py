@@ -21,10 +21,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from relcheck.ci_output import (
     GITHUB,
@@ -65,8 +66,7 @@ def stdin_is_terminal() -> bool:
         return False
 
 
-@dataclass
-class _StepView:
+class _StepView(Struct):
     """What the screen knows of a step in this walk."""
 
     started: float  # time.monotonic() at its first attempt in this walk
@@ -76,8 +76,7 @@ class _StepView:
     grouped: bool = False  # a CI group (section) is open for it
 
 
-@dataclass
-class _WalkView:
+class _WalkView(Struct):
     record: RunRecord
     jobs: int
     steps: dict[str, _StepView] = field(default_factory=dict)

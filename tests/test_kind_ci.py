@@ -6,13 +6,13 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Invoke, Repo, resolved_step
 from forges import FakeForge, FakeGitea, FakeGitHub, FakeGitLab
+from msgspec.structs import replace
 
 from relcheck.kinds.base import Outcome, StepContext
 from relcheck.kinds.ci import CiKind

@@ -145,7 +145,7 @@ def _prune(folder: str) -> None:
             os.unlink(path)
 
 
-# The JSON form: each dataclass as the list of its fields, in their order.
+# The JSON form: each record as the list of its fields, in their order.
 
 
 def _checklist_json(checklist: Checklist) -> list[Any]:

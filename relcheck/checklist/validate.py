@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+
+from msgspec import Struct, field
 
 from relcheck import render
 from relcheck.checklist.suggest import did_you_mean
@@ -159,8 +160,7 @@ def _in_enum(value: object, choices: list[Any]) -> bool:
     )
 
 
-@dataclass
-class Validator:
+class Validator(Struct):
     """Collects every problem of a tree; ``formats`` checks strings by ``format`` name."""
 
     file: str

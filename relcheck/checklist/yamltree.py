@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from msgspec import Struct
 from yaml.constructor import SafeConstructor
 from yaml.events import MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -35,16 +35,14 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 Value = str | int | float | bool | None
 
 
-@dataclass(frozen=True)
-class Pos:
+class Pos(Struct, frozen=True):
     """A 1-based line and column in the file."""
 
     line: int
     col: int
 
 
-@dataclass(frozen=True)
-class Scalar:
+class Scalar(Struct, frozen=True):
     """A scalar value; ``text`` is how it was written, ``value`` what YAML makes of it.
 
     ``block_line`` and ``block_col`` locate the first content line of a literal
@@ -63,21 +61,18 @@ class Scalar:
         return Pos(self.block_line + line - 1, self.block_col)
 
 
-@dataclass(frozen=True)
-class Seq:
+class Seq(Struct, frozen=True):
     items: tuple[Tree, ...]
     pos: Pos
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Struct, frozen=True):
     key: str
     key_pos: Pos
     value: Tree
 
 
-@dataclass(frozen=True)
-class Map:
+class Map(Struct, frozen=True):
     entries: tuple[Entry, ...]
     pos: Pos
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from relcheck import gitrepo
 from relcheck.errors import EXIT_OK, RecordError, UsageError
@@ -24,8 +25,7 @@ if TYPE_CHECKING:  # imported where used: a note without a run needs no journal
 FORMATS = ("md", "html")
 
 
-@dataclass(frozen=True)
-class NoteRequest:
+class NoteRequest(Struct, frozen=True):
     """What ``relcheck notes`` was asked for."""
 
     run_id: str | None = None

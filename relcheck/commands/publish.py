@@ -12,9 +12,10 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
+
+from msgspec import Struct
 
 from relcheck import gitrepo
 from relcheck.errors import EXIT_OK, PublishError, RelcheckError, UsageError
@@ -38,8 +39,7 @@ _PREVIEW_LINES = 5
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-@dataclass(frozen=True)
-class PublishRequest:
+class PublishRequest(Struct, frozen=True):
     """What ``relcheck publish`` was asked for."""
 
     run_id: str | None = None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from relcheck import gitrepo
 from relcheck.answers import Answers, load_answers
@@ -34,8 +35,7 @@ from relcheck.settings import project_settings
 from relcheck.ui import UI, TerminalPrompter, stdin_is_terminal
 
 
-@dataclass(frozen=True)
-class InteractionOptions:
+class InteractionOptions(Struct, frozen=True):
     answers_file: Path | None
     non_interactive: bool
 
@@ -174,8 +174,7 @@ def _checklist_label(source: str, path: Path, root: Path) -> str:
         return str(path.resolve())
 
 
-@dataclass(frozen=True)
-class WalkOptions:
+class WalkOptions(Struct, frozen=True):
     """How steps are walked: side by side, past failures, snapshots recorded."""
 
     jobs: int = 1
@@ -183,8 +182,7 @@ class WalkOptions:
     update_snapshots: bool = False
 
 
-@dataclass(frozen=True)
-class RunRequest:
+class RunRequest(Struct, frozen=True):
     checklist: str | None
     release: str | None
     interaction: InteractionOptions

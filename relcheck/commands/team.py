@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from relcheck import gitrepo
 from relcheck.errors import EXIT_OK, RecordError, UsageError
@@ -29,8 +30,7 @@ from relcheck.ui import UI
 SIGN_ANSWERS = ("done", "failed")
 
 
-@dataclass(frozen=True)
-class SignRequest:
+class SignRequest(Struct, frozen=True):
     step: str
     run_id: str | None
     answer: str

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from relcheck.errors import UsageError
 from relcheck.forge import LABELS, PROVIDERS
@@ -42,8 +43,7 @@ _API_PATHS = {"github": "/api/v3", "gitlab": "/api/v4", "gitea": "/api/v1"}
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Struct, frozen=True):
     """Where to publish: provider, repository (``owner/name`` or GitLab project), API URL."""
 
     provider: str
@@ -56,8 +56,7 @@ class Target:
         return LABELS[self.provider]
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(Struct, frozen=True):
     """A token from the environment and the header it goes in; its value is never shown."""
 
     variable: str
@@ -95,8 +94,7 @@ def redact_url(url: str) -> str:
     return _USERINFO.sub(r"\1***@", url.strip())
 
 
-@dataclass(frozen=True)
-class _Remote:
+class _Remote(Struct, frozen=True):
     shown: str  # redacted
     web: str | None  # scheme://host[:port]
     host: str | None

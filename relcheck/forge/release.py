@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from relcheck.forge import Asset, File, Forge, Release, ReleaseSpec
 from relcheck.forge.client import MAX_ATTEMPTS, AnswerLost, ForgeError, backoff
@@ -29,8 +30,7 @@ _FENCE = re.compile(r"(`{3,}|~{3,})")
 TEMPORARY_SUFFIX = ".new"
 
 
-@dataclass(frozen=True)
-class Published:
+class Published(Struct, frozen=True):
     action: str  # created | updated
     release: Release
     assets: tuple[Asset, ...]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from msgspec import Struct, field
 
 from relcheck.model import Release, Step
 
 
-@dataclass(frozen=True)
-class ResolvedStep:
+class ResolvedStep(Struct, frozen=True):
     """A step with its templates rendered for one run.
 
     ``spec`` holds the rendered kind value (secrets in clear: only for
@@ -41,8 +41,7 @@ class ResolvedStep:
         return self.step.kind
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Struct, frozen=True):
     """What a step kind reports back to the engine."""
 
     status: str
@@ -63,8 +62,7 @@ class Prompter(Protocol):
     def show(self, text: str) -> None: ...
 
 
-@dataclass
-class StepContext:
+class StepContext(Struct):
     """What a kind may use while executing one step.
 
     ``output`` takes raw bytes for the step's log (and the terminal); it is

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from relcheck.errors import Interrupted, RelcheckError
 from relcheck.forge import CHECK_FAILED, CHECK_PENDING, LABELS, PROVIDERS, Check, OwnRun
@@ -75,8 +76,7 @@ _SPEC_SCHEMA: Mapping[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class CiGate:
+class CiGate(Struct, frozen=True):
     """What a ``ci`` step asks for, defaults filled in."""
 
     provider: str | None = None

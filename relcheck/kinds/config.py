@@ -26,8 +26,9 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from relcheck.configfile import (
     FORMAT_NAMES,
@@ -66,8 +67,7 @@ _PATH = {
 _ANY_VALUE = {"description": "A value: text, a number, true/false, null, a list or a mapping."}
 
 
-@dataclass(frozen=True)
-class _Spec:
+class _Spec(Struct, frozen=True):
     """The step's ``config`` mapping, read defensively (the validator checked its shape)."""
 
     file: str
@@ -103,8 +103,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return {str(key): item for key, item in value.items()} if isinstance(value, Mapping) else {}
 
 
-@dataclass
-class _Check:
+class _Check(Struct):
     """What one check found: a summary for ``actual`` and every problem."""
 
     summary: str

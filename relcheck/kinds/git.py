@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from relcheck import gitrepo
 from relcheck.errors import RelcheckError
@@ -30,8 +31,7 @@ def _flag(description: str) -> dict[str, Any]:
     return {"type": "boolean", "description": description, "x-expected": "true or false"}
 
 
-@dataclass(frozen=True)
-class GitChecks:
+class GitChecks(Struct, frozen=True):
     """What a ``git`` step checks, defaults filled in."""
 
     clean: bool = True
@@ -53,16 +53,14 @@ class GitChecks:
         )
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(Struct, frozen=True):
     """One check's result: words for ``actual``, and what to do when it failed."""
 
     words: str
     problem: str | None = None
 
 
-@dataclass(frozen=True)
-class _Facts:
+class _Facts(Struct, frozen=True):
     """What every check may read, gathered once."""
 
     root: Path

@@ -16,9 +16,10 @@ import re
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from relcheck.http import CANCELLED, TIMEOUT, HttpFailure, HttpResponse, request
 from relcheck.kinds import shape
@@ -148,8 +149,7 @@ _EXPECT_SCHEMA: Mapping[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class HttpRequest:
+class HttpRequest(Struct, frozen=True):
     """The request of one step, read from its rendered spec."""
 
     method: str
@@ -285,8 +285,7 @@ def _ms(value: float) -> str:
 # -- sampling ---------------------------------------------------------------
 
 
-@dataclass
-class _Sampled:
+class _Sampled(Struct):
     responses: list[HttpResponse]
     failure: str | None = None
     interrupted: bool = False

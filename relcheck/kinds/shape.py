@@ -40,10 +40,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from relcheck.files import write_atomic
 
@@ -179,8 +180,7 @@ def type_word(shape: Shape) -> str:
     return "mixed types" if shape == "any" else str(shape)
 
 
-@dataclass
-class Comparison:
+class Comparison(Struct):
     """What changed between a snapshot and a response: ``breaking`` fails, ``additions`` pass."""
 
     breaking: list[str] = field(default_factory=list)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from relcheck import gitrepo
 from relcheck.errors import RelcheckError
@@ -26,8 +27,7 @@ DEFAULT_MESSAGE = "Release {{ version }}"
 NETWORK_TIMEOUT_S = 60.0
 
 
-@dataclass(frozen=True)
-class TagOptions:
+class TagOptions(Struct, frozen=True):
     """What a ``tag`` step asks for; ``message`` None means the default message."""
 
     message: str | None = None
