@@ -85,9 +85,13 @@ class Journal:
         self._masker = masker
         self._file: IO[str] | None = None
         self._seq: int | None = None
-        self._unsynced = False
-        # Lines come from step threads while the main thread syncs: one at a time.
+        # Lines come from step threads while the main thread syncs: one at a time. A disk
+        # sync holds only ``_sync_lock``: lines are written meanwhile, and the next sync
+        # takes them (``_written`` and ``_synced`` count the writes each has covered).
         self._lock = threading.RLock()
+        self._sync_lock = threading.Lock()
+        self._written = 0
+        self._synced = 0
 
     @classmethod
     def create(cls, runs_dir: Path, run_id: str, masker: Masker) -> Journal:
@@ -133,18 +137,26 @@ class Journal:
                 self._repair_torn_tail()
             self._file.write(lines)
             self._file.flush()
-            self._unsynced = True
-            if durable:
-                self.sync()
+            self._written += 1
+        if durable:
+            self.sync()
 
     def sync(self) -> None:
         """Make every line written so far survive a power loss (fdatasync: the data and
         the file's size, not its times); lines written with ``durable=False`` wait for
-        this, or for the next durable line, which syncs them too."""
+        this, or for the next durable line, which syncs them too. Threads that sync at
+        once share one disk sync, and writing goes on while it runs."""
         with self._lock:
-            if self._file is not None and self._unsynced:
-                _sync_data(self._file.fileno())
-                self._unsynced = False
+            target = self._written
+        with self._sync_lock:
+            with self._lock:
+                if self._file is None or self._synced >= target:
+                    return  # synced meanwhile (``close`` syncs everything it closes)
+                fd = self._file.fileno()
+                target = self._written  # all that is flushed now goes with this sync
+            _sync_data(fd)  # the file stays open: ``close`` waits for ``_sync_lock``
+            with self._lock:
+                self._synced = max(self._synced, target)
 
     def _repair_torn_tail(self) -> None:
         # A crash can leave a half-written last line; start ours on a fresh one.
@@ -158,10 +170,13 @@ class Journal:
                 self._file.write("\n")
 
     def close(self) -> None:
-        if self._file is not None:
-            self.sync()
-            self._file.close()
-            self._file = None
+        self.sync()
+        with self._sync_lock, self._lock:
+            if self._file is not None:
+                if self._synced < self._written:  # written after the sync above
+                    _sync_data(self._file.fileno())
+                self._file.close()
+                self._file = None
 
     def events(self) -> list[dict[str, Any]]:
         return read_events(self.path)
