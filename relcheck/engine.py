@@ -465,8 +465,10 @@ class Engine:
 
     def _attempt(self, step: ResolvedStep, cancel: threading.Event, *, echo: bool) -> Outcome:
         # The attempt's start is on disk before it has any effect: after a power loss the
-        # step reads as interrupted, never as not yet run.
-        self.journal.sync()
+        # step reads as interrupted, never as not yet run. A gated kind's command waits
+        # for ``on_start`` (see ``_context``), which syncs it once its process exists.
+        if not KINDS[step.kind].gated:
+            self.journal.sync()
         log_path = self.journal.folder / "logs" / f"{step.id}.log"
         attempt = self.record.steps[step.id].attempts
         with open(log_path, "ab") as log:
@@ -490,6 +492,7 @@ class Engine:
             # that was killed, not to one after a reboot, which ends the group anyway).
             event = {"event": "step_process", "step": step.id, **group_mark(pgid)}
             self.emit(event, durable=False)
+            self.journal.sync()
 
         answer = self.interaction.answers.for_step(step.id)
         return StepContext(

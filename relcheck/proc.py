@@ -570,7 +570,7 @@ def _start_time(pid: int) -> int | None:
 def _boot_id() -> str | None:
     """This boot's id (Linux), read once; None where there is none."""
     try:
-        with open(_BOOT_ID, encoding="ascii") as fh:
+        with open(_BOOT_ID, encoding="utf-8") as fh:
             return fh.read().strip() or None
     except (OSError, ValueError):
         return None

@@ -92,7 +92,10 @@ class StepKind(Protocol):
 
     ``key`` is the checklist key that selects the kind. A kind that
     ``waits_for_every_step`` (the tag) starts only when every required step
-    before it passed, whatever its ``needs`` says. ``spec_schema`` is
+    before it passed, whatever its ``needs`` says. A ``gated`` kind's command waits
+    behind :mod:`relcheck.proc`'s gate until ``on_process_start`` returned, so the
+    record of its start is synced there, once the process exists; any other kind's
+    start is synced before ``execute`` is called. ``spec_schema`` is
     the JSON Schema of that key's value and ``expect_schema`` the properties
     its ``expect`` mapping allows; the validator and ``relcheck schema`` are
     both derived from them.
@@ -100,6 +103,7 @@ class StepKind(Protocol):
 
     key: str
     automated: bool
+    gated: bool
     waits_for_every_step: bool
     summary: str
     spec_schema: Mapping[str, Any]

@@ -106,6 +106,7 @@ class CiGate(Struct, frozen=True):
 class CiKind:
     key = "ci"
     automated = True
+    gated = False
     waits_for_every_step = False
     summary = "waits until every CI status and check on the release commit has passed"
     spec_schema: Mapping[str, Any] = _SPEC_SCHEMA

@@ -113,6 +113,7 @@ class _Check(Struct):
 class ConfigKind:
     key = "config"
     automated = True
+    gated = False
     waits_for_every_step = False
     summary = "a YAML, JSON, TOML or .env file, checked for keys and values"
     spec_schema: Mapping[str, Any] = {

@@ -73,6 +73,7 @@ class _Facts(Struct, frozen=True):
 class GitKind:
     key = "git"
     automated = True
+    gated = False
     waits_for_every_step = False
     summary = "checks that the git repository is ready to release from"
     spec_schema: Mapping[str, Any] = {

@@ -182,6 +182,7 @@ class HttpRequest(Struct, frozen=True):
 class HttpKind:
     key = "http"
     automated = True
+    gated = False
     waits_for_every_step = False
     summary = "an HTTP request, checked by status, body, headers and latency"
     spec_schema: Mapping[str, Any] = _SPEC_SCHEMA

@@ -13,6 +13,7 @@ from relcheck.model import FAILED, PASSED, SKIPPED, Release, Step
 class ManualKind:
     key = "manual"
     automated = False
+    gated = False
     waits_for_every_step = False
     summary = "instructions a person follows and then confirms"
     spec_schema: Mapping[str, Any] = {

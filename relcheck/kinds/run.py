@@ -13,6 +13,7 @@ from relcheck.model import FAILED, INTERRUPTED, PASSED, Release, Step
 class RunKind:
     key = "run"
     automated = True
+    gated = True  # its command waits behind relcheck.proc's gate for on_process_start
     waits_for_every_step = False
     summary = "a shell command, checked by exit code and output"
     spec_schema: Mapping[str, Any] = {

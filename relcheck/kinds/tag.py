@@ -51,6 +51,7 @@ class TagOptions(Struct, frozen=True):
 class TagKind:
     key = "tag"
     automated = True
+    gated = False
     waits_for_every_step = True
     summary = "creates the annotated release tag on the run's commit, and can push it"
     spec_schema: Mapping[str, Any] = {
