@@ -154,11 +154,11 @@ def _bump_words(commits: Sequence[Any], previous: str | None) -> str:
 
 
 def _check_ids(steps: list[ResolvedStep], ids: Iterable[str], flag: str) -> frozenset[str]:
-    import difflib
-
     known = [step.id for step in steps]
     wanted = frozenset(ids)
     for step_id in sorted(wanted - set(known)):
+        import difflib
+
         close = difflib.get_close_matches(step_id, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; the steps are: {', '.join(known)}"
         raise UsageError(f"{flag}: no step with id {step_id!r}{hint}")
