@@ -1,4 +1,5 @@
-"""Shared bits of the benchmarks: the machine, timing a command, and a table of medians."""
+"""Shared bits of the benchmarks: the machine, timing a command, the user cache folder's
+state a command runs with, and a table of medians."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,6 +52,37 @@ def bench_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# The two states of the user cache folder ($XDG_CACHE_HOME/relcheck) a command is timed in.
+CACHED = "cached"
+EMPTY_CACHE = "empty cache"
+
+
+def fresh_cache_env(env: dict[str, str], root: Path) -> dict[str, str]:
+    """``env`` with a new, empty user cache folder made under ``root``: a first run on a machine.
+
+    Call it for every timed run (inside the case, so the folder is made before the
+    clock starts): no run then finds what an earlier one kept.
+    """
+    return {**env, "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="empty-cache-", dir=root)}
+
+
+def cache_states(env: dict[str, str], root: Path) -> dict[str, Callable[[], dict[str, str]]]:
+    """The environment of one run in each cache state, by state.
+
+    ``CACHED``: ``env`` as it is, whose cache folder the untimed round and every
+    earlier run filled (the checklist unchanged since the last run). ``EMPTY_CACHE``:
+    a new, empty cache folder under ``root`` for each run (:func:`fresh_cache_env`).
+    ``env`` must name its own XDG_CACHE_HOME: two relcheck trees sharing one folder
+    replace each other's kept checklist.
+    """
+    return {CACHED: lambda: env, EMPTY_CACHE: lambda: fresh_cache_env(env, root)}
+
+
+def cache_legend() -> None:
+    print(f"  {CACHED}: the checklist unchanged since the last run (kept in the user cache folder)")
+    print(f"  {EMPTY_CACHE}: the first run on this machine, as in CI (a new, empty cache folder)")
+
+
 def release_repo(folder: Path) -> None:
     """A git repository in ``folder`` with one commit, as a release is made from."""
     identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
@@ -89,11 +122,21 @@ def time_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None =
     return elapsed
 
 
+def timed(
+    argv: Sequence[str], *, cwd: Path, env: Callable[[], dict[str, str]]
+) -> Callable[[], float]:
+    """A case for :func:`medians`: ``argv`` run in ``cwd`` with the environment ``env()``
+    gives for each run (one of :func:`cache_states`)."""
+    return lambda: time_command(argv, cwd=cwd, env=env())
+
+
 def medians(cases: dict[str, Callable[[], float]], runs: int) -> dict[str, float]:
     """Run every case ``runs`` times, interleaved so load on the machine hits them alike.
 
-    One untimed round first: it writes .pyc files and fills caches, as any use
-    before the one a user would time does.
+    One untimed round first: it writes .pyc files and fills the caches of the
+    cases that keep theirs, as any use before the one a user would time does
+    (a case timed with an empty cache makes a new folder each run: see
+    :func:`cache_states`).
     """
     for case in cases.values():
         case()
@@ -117,3 +160,14 @@ def table(title: str, results: dict[str, float], baseline: str, *, unit: str = "
 
 def verdict(label: str, met: bool, detail: str) -> None:
     print(f"  {label}: {'met' if met else 'MISSED'} ({detail})")
+
+
+def verdict_each(label: str, checks: dict[str, tuple[bool, str]]) -> None:
+    """One verdict over several cases (e.g. both cache states): met only when each is met,
+    else MISSED naming the cases that missed it; then every case's figure."""
+    missed = [name for name, (met, _) in checks.items() if not met]
+    state = "met" if not missed else f"MISSED ({', '.join(missed)})"
+    detail = "; ".join(
+        f"{name} {text}, {'met' if met else 'missed'}" for name, (met, text) in checks.items()
+    )
+    print(f"  {label}: {state}: {detail}")

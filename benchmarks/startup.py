@@ -16,7 +16,16 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import bench_env, machine, medians, script, table, time_command, verdict
+from _harness import (
+    bench_env,
+    fresh_cache_env,
+    machine,
+    medians,
+    script,
+    table,
+    time_command,
+    verdict,
+)
 
 TARGET_S = 0.060
 
@@ -32,10 +41,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         env = bench_env(XDG_CACHE_HOME=str(folder / "cache"))
-        fresh = iter(range(1_000_000))
 
         def cold_help() -> float:
-            empty = bench_env(XDG_CACHE_HOME=str(folder / f"cold-{next(fresh)}"))
+            empty = fresh_cache_env(env, folder)
             return time_command([relcheck, "--help"], cwd=folder, env=empty)
 
         def run(*argv: str) -> float:
