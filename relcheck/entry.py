@@ -15,7 +15,7 @@ import os
 import sys
 
 from relcheck import __version__
-from relcheck.usercache import cache_dir, package_stamp, read_text, write_text
+from relcheck.usercache import cache_dir, installed_stamp, package_stamp, read_text, write_text
 
 _HELP_FLAGS = (["--help"], ["-h"])
 _LANGUAGE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
@@ -62,7 +62,7 @@ def _no_collection_passes() -> None:
 def help_cache_file() -> str | None:
     """Where ``relcheck --help`` is kept for this version, terminal width and language."""
     folder = cache_dir()
-    click_stamp = _click_stamp()
+    click_stamp = installed_stamp("click")
     if folder is None or click_stamp is None or "_RELCHECK_COMPLETE" in os.environ:
         return None
     key = "|".join(
@@ -77,17 +77,6 @@ def help_cache_file() -> str | None:
     import zlib
 
     return os.path.join(folder, f"help-{zlib.crc32(key.encode()):08x}-{len(key)}.txt")
-
-
-def _click_stamp() -> str | None:
-    """The installed click's ``__init__.py`` (found as import would), by change time and size."""
-    for folder in sys.path:
-        try:
-            info = os.stat(os.path.join(folder or ".", "click", "__init__.py"))
-        except OSError:
-            continue
-        return f"{folder}:{info.st_mtime_ns}:{info.st_size}"
-    return None
 
 
 def _help_width() -> int:

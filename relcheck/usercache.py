@@ -61,6 +61,21 @@ def package_stamp() -> str:
     return f"{newest}:{total}"
 
 
+def installed_stamp(package: str) -> str | None:
+    """Where ``import package`` finds it (the first ``sys.path`` folder holding
+    ``package/__init__.py``), with that file's change time and size: a key part that
+    changes when the package is upgraded. None when it is not found."""
+    import sys
+
+    for folder in sys.path:
+        try:
+            info = os.stat(os.path.join(folder or ".", package, "__init__.py"))
+        except OSError:
+            continue
+        return f"{folder}:{info.st_mtime_ns}:{info.st_size}"
+    return None
+
+
 def _is_private_folder(path: str) -> bool:
     try:
         info = os.lstat(path)

@@ -33,7 +33,14 @@ from typing import Any
 from relcheck import __version__
 from relcheck.errors import Problem
 from relcheck.model import Checklist, Defaults, Mark, NoteGroup, NotesSettings, Step
-from relcheck.usercache import MAX_TEXT, cache_dir, package_stamp, read_text, write_text
+from relcheck.usercache import (
+    MAX_TEXT,
+    cache_dir,
+    installed_stamp,
+    package_stamp,
+    read_text,
+    write_text,
+)
 
 MAX_ENTRIES = 64
 _FORMAT = "1"  # of the stored JSON: a change makes every kept file a miss
@@ -60,7 +67,7 @@ def checklist_key(*, sha256: str, source: str, path: Path, base_dir: Path) -> Ke
         "relcheck": __version__,
         "modules": modules,
         "python": sys.version,
-        **{name: _installed_stamp(name) for name in _LIBRARIES},
+        **{name: installed_stamp(name) or "" for name in _LIBRARIES},
     }
 
 
@@ -108,17 +115,6 @@ def _entry_file(key: Key | None) -> str | None:
     place = "\0".join((key["source"], key["path"], key["base_dir"]))
     name = hashlib.sha256(place.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return os.path.join(folder, f"{name}.json")
-
-
-def _installed_stamp(name: str) -> str:
-    """Where ``import name`` finds the package, and its ``__init__.py``'s change time and size."""
-    for folder in sys.path:
-        try:
-            info = os.stat(os.path.join(folder or ".", name, "__init__.py"))
-        except OSError:
-            continue
-        return f"{folder}:{info.st_mtime_ns}:{info.st_size}"
-    return ""
 
 
 def _from_entry(text: str, key: Key | None) -> Checklist | None:
