@@ -42,19 +42,23 @@ _DRAIN_S = 0.5
 # uninterruptible sleep may take a moment; we never wait forever).
 _AFTER_KILL_S = 1.0
 _READ_SIZE = 65536
-# The gate a command starts behind: the shell waits for one line on its stdin (a pipe
+# The gate a command starts behind: a shell waits for one line on its stdin (a pipe
 # from relcheck), then runs the command with stdin from /dev/null. At end of file
-# without that line (relcheck died before recording the group) it exits and the
-# command never runs. A POSIX shell (every usual ``shell``) is its own gate and runs
-# the command with eval, as ``shell -c`` would: ``$0`` the shell, no positional
-# parameters, and no second program started per step. Any other shell is started
-# by /bin/sh as the gate (``$0`` names relcheck in the gate's own messages).
-_POSIX_SHELLS = frozenset({"sh", "dash", "bash", "zsh", "ksh", "ksh93", "mksh", "ash", "yash"})
+# without that line (relcheck died before recording the group, or something ate the
+# line) the command never runs and the gate exits 125, which no command is taken to
+# pass with. dash and busybox's ash (/bin/sh on Debian, Ubuntu and Alpine) are their own
+# gate: they read no start-up file before ``-c``, and eval runs the command as ``-c``
+# would (``$0`` the shell, no positional parameters), so one program starts per step.
+# Any other shell (bash reads $BASH_ENV, zsh ~/.zshenv, before its ``-c`` script) is
+# exec'd by /bin/sh once the line came: nothing of it runs before the record.
+_SELF_GATING = frozenset({"dash", "ash", "busybox"})
+_NO_GO = 'echo "relcheck: no go-ahead came; the command did not run" >&2; exit 125'
 _GATE_IN_SHELL = (
-    'read -r _relcheck_gate || exit 0; unset _relcheck_gate; exec </dev/null; eval "set --; $1"'
+    f"read -r _relcheck_gate || {{ {_NO_GO}; }}; unset _relcheck_gate; "
+    'exec </dev/null; eval "set --; $1"'
 )
 _GATE_SH = "/bin/sh"
-_GATE = 'read _ || exit 0; exec "$@" </dev/null'
+_GATE = f'read _ || {{ {_NO_GO}; }}; exec "$@" </dev/null'
 _BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 _Popen = subprocess.Popen[bytes]
@@ -224,7 +228,7 @@ def _start(command: str, *, shell: str, cwd: Path, env: Mapping[str, str]) -> tu
     write end (see ``_GATE``)."""
     gate_out, gate = os.pipe()
     try:
-        if os.path.basename(shell) in _POSIX_SHELLS:
+        if _gates_itself(shell, os.pathsep.join(os.get_exec_path(env))):
             argv = [shell, "-c", _GATE_IN_SHELL, shell, command]
         else:
             _check_shell(shell, cwd, env)
@@ -246,6 +250,20 @@ def _start(command: str, *, shell: str, cwd: Path, env: Mapping[str, str]) -> tu
     finally:
         os.close(gate_out)
     return proc, gate
+
+
+@functools.cache
+def _gates_itself(shell: str, search_path: str) -> bool:
+    """Whether ``shell`` (an absolute path, or a name looked up on ``search_path``) is
+    dash or busybox's ash under whatever name it is called: see ``_GATE_IN_SHELL``."""
+    if os.path.isabs(shell):
+        found: str | None = shell
+    elif os.sep in shell:
+        found = None  # relative to the step's folder: the /bin/sh gate checks it
+    else:
+        places = (os.path.join(folder, shell) for folder in search_path.split(os.pathsep))
+        found = next((place for place in places if os.access(place, os.X_OK)), None)
+    return found is not None and os.path.basename(os.path.realpath(found)) in _SELF_GATING
 
 
 def _check_shell(shell: str, cwd: Path, env: Mapping[str, str]) -> None:

@@ -216,22 +216,17 @@ def test_the_command_runs_only_after_on_start_returned(run: Run, tmp_path: Path)
     assert run.output == b"after-record\n"
 
 
-def _shell(tmp_path: Path, name: str) -> str:
-    """A shell as a checklist names it; ``other-sh`` is /bin/sh under a name relcheck does
-    not know as a POSIX shell, so it starts behind the /bin/sh gate."""
-    if name != "other-sh":
-        return name
-    link = tmp_path / "other-sh"
-    link.symlink_to("/bin/sh")
-    return str(link)
+# dash gates itself (it is /bin/sh on Debian and Ubuntu); bash starts behind /bin/sh.
+SHELLS = [
+    pytest.param(name, marks=pytest.mark.skipif(not shutil.which(name), reason=f"no {name}"))
+    for name in ("dash", "bash")
+]
 
 
-@pytest.mark.parametrize("name", ["/bin/sh", "bash", "other-sh"])
+@pytest.mark.parametrize("shell", ["/bin/sh", *SHELLS])
 def test_every_shell_runs_the_command_as_shell_c_would_after_on_start(
-    run: Run, tmp_path: Path, name: str
+    run: Run, tmp_path: Path, shell: str
 ) -> None:
-    shell = _shell(tmp_path, name)
-
     def on_start(pid: int) -> None:
         time.sleep(0.2)
         (tmp_path / "recorded").write_text(f"{pid}\n")
@@ -244,14 +239,46 @@ def test_every_shell_runs_the_command_as_shell_c_would_after_on_start(
     assert (result.exit_code, run.output.decode()) == (3, f"{shell}|0|none\n")
 
 
-@pytest.mark.parametrize("name", ["/bin/sh", "other-sh"])
-def test_a_failing_on_start_leaves_the_command_unrun(run: Run, tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_failing_on_start_leaves_the_command_unrun(run: Run, tmp_path: Path, shell: str) -> None:
     def on_start(pid: int) -> None:
         raise OSError("the record cannot be written")
 
     with pytest.raises(OSError):
-        run("touch effect", shell=_shell(tmp_path, name), on_start=on_start)
+        run("touch effect", shell=shell, on_start=on_start)
     time.sleep(0.2)
+    assert not (tmp_path / "effect").exists()
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="no bash")
+def test_bash_reads_its_bash_env_only_after_on_start(run: Run, tmp_path: Path) -> None:
+    # bash runs $BASH_ENV before its -c script: that must not run before the record either,
+    # nor swallow the go-ahead (which once ended such a step as passed, its command unrun).
+    (tmp_path / "env.sh").write_text(
+        "read -r swallowed; test -e recorded && echo env-after-record || echo env-first\n"
+    )
+    env = {**os.environ, "BASH_ENV": str(tmp_path / "env.sh")}
+
+    def on_start(pid: int) -> None:
+        (tmp_path / "recorded").write_text("yes\n")
+
+    result = run("echo ran; exit 3", shell="bash", env=env, on_start=on_start)
+    assert (result.exit_code, run.output.decode()) == (3, "env-after-record\nran\n")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_without_the_go_ahead_the_command_does_not_run_and_does_not_pass(
+    tmp_path: Path, shell: str
+) -> None:
+    # What a gated process does when relcheck never writes its line (relcheck died):
+    # asked through the gate as relcheck starts it, with nothing on stdin.
+    from relcheck.proc import _start
+
+    proc, gate = _start("touch effect", shell=shell, cwd=tmp_path, env=dict(os.environ))
+    os.close(gate)
+    out, _ = proc.communicate(timeout=HANG_S)
+    assert proc.returncode == 125
+    assert b"no go-ahead came; the command did not run" in out
     assert not (tmp_path / "effect").exists()
 
 
