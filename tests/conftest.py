@@ -43,8 +43,8 @@ def git(cwd: Path, *args: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No CI variables, no user git config, a fixed git identity."""
-    for name in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "NO_COLOR"):
+    """No CI variables, no user git config or cache folder, a fixed git identity."""
+    for name in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "NO_COLOR", "XDG_CACHE_HOME"):
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "_home"
     home.mkdir()
