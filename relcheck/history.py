@@ -74,6 +74,8 @@ class Person:
     bot: bool = False
 
 
+# Dataclasses here, msgspec Structs elsewhere: a commit is built as a plain object that then
+# takes the Commit class (see _CommitFields), which needs an instance __dict__.
 @dataclass(frozen=True)
 class Commit:
     """One commit, parsed. ``type``/``scope`` are None for messages that are not

@@ -34,6 +34,8 @@ FIRST_VERSION = "0.1.0"
 PreItem = tuple[int, int, str]  # (0, number, "") for numeric identifiers, (1, 0, text) otherwise
 
 
+# Dataclasses here, msgspec Structs elsewhere: Version.key is left out of equality and
+# repr, which a Struct field cannot be.
 @dataclass(frozen=True)
 class Version:
     """A parsed version; ``key`` orders versions by precedence."""

@@ -36,6 +36,8 @@ class Asset:
     complete: bool = True  # False: an upload that never finished (GitHub's "starter" state)
 
 
+# Dataclasses here, msgspec Structs elsewhere: Release.raw is left out of equality and
+# repr, which a Struct field cannot be.
 @dataclass(frozen=True)
 class Release:
     """A release as the forge returned it; ``raw`` keeps the provider's own fields."""
