@@ -100,24 +100,32 @@ class Journal:
         return cls(folder, masker)
 
     def append(self, event: Mapping[str, Any], *, durable: bool = True) -> dict[str, Any]:
-        """Add ``event``; it is synced to disk unless ``durable`` is False (see ``_write``)."""
+        """Add ``event``; it is synced to disk unless ``durable`` is False: then it waits
+        for the next :meth:`sync` (or durable line), which syncs it too."""
         masked = self._masker.mask_value(dict(event))
         # ``id`` makes a union of two copies of the journal (see relcheck.team) lose
-        # nothing and repeat nothing; ``seq`` orders it: one more than any event seen.
-        record = {
-            "event": event["event"],
-            "at": now_iso(),
-            "id": _token(8),
-            "seq": self._next_seq(),
-            **masked,
-        }
-        self._write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n", durable=durable)
+        # nothing and repeat nothing; ``seq`` orders it: one more than any event seen,
+        # given and written under one lock, so the file holds the lines in ``seq`` order.
+        with self._lock:
+            record = {
+                "event": event["event"],
+                "at": now_iso(),
+                "id": _token(8),
+                "seq": self._next_seq(),
+                **masked,
+            }
+            self._write(json.dumps(record, ensure_ascii=False) + "\n")
+        if durable:
+            self.sync()  # outside the lock: others write while the disk syncs
         return record
 
     def extend(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Add events recorded in another clone as they are (their id, time and seq kept)."""
-        self._seq = None
-        self._write("".join(json.dumps(dict(e), ensure_ascii=False) + "\n" for e in events))
+        with self._lock:
+            self._seq = None  # read again from the file: one more than any event seen
+            lines = "".join(json.dumps(dict(e), ensure_ascii=False) + "\n" for e in events)
+            self._write(lines)
+        self.sync()  # outside the lock, as every sync: see ``sync``
 
     def _next_seq(self) -> int:
         if self._seq is None:
@@ -125,9 +133,10 @@ class Journal:
         self._seq += 1
         return self._seq
 
-    def _write(self, lines: str, *, durable: bool = True) -> None:
-        """Flushed, the lines survive relcheck being killed; synced (``durable``), a power
-        loss too."""
+    def _write(self, lines: str) -> None:
+        """Flushed, the lines survive relcheck being killed; a power loss once synced, which
+        the caller does after letting go of ``_lock`` (``sync`` takes ``_sync_lock`` first,
+        then ``_lock``)."""
         with self._lock:
             if self._file is None:
                 new = not self.path.exists()
@@ -138,14 +147,11 @@ class Journal:
             self._file.write(lines)
             self._file.flush()
             self._written += 1
-        if durable:
-            self.sync()
 
     def sync(self) -> None:
         """Make every line written so far survive a power loss (fdatasync: the data and
-        the file's size, not its times); lines written with ``durable=False`` wait for
-        this, or for the next durable line, which syncs them too. Threads that sync at
-        once share one disk sync, and writing goes on while it runs."""
+        the file's size, not its times). Threads that sync at once share one disk sync,
+        and writing goes on while it runs."""
         with self._lock:
             target = self._written
         with self._sync_lock:

@@ -9,13 +9,15 @@ record does not show as passed.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from conftest import Invoke, Repo
 
 from relcheck.errors import RecordError
-from relcheck.journal import replay
+from relcheck.journal import Journal, read_events, replay
+from relcheck.secrets import Masker
 
 CHECKLIST = """\
 version: 1
@@ -121,3 +123,30 @@ def test_resume_finishes_a_run_cut_anywhere(
         fragment = full[full.rfind(b"\n", 0, at) + 1 : at]
         unreadable = [line for line in journal.read_bytes().splitlines() if not _event(line)]
         assert unreadable in ([], [fragment]), at
+
+
+def test_threads_writing_and_syncing_at_once_lose_no_line(tmp_path: Path) -> None:
+    # Step threads write and sync while the main thread does too (a sync lets writing go
+    # on): every line arrives whole, once, numbered in order, and nobody waits forever.
+    journal = Journal.create(tmp_path / "runs", "run-1", Masker(()))
+    writers, lines = 8, 40
+
+    def write(worker: int) -> None:
+        for index in range(lines):
+            event = {"event": "step_output", "step": f"s{worker}", "index": index}
+            journal.append(event, durable=index % 3 == 0)
+            if index % 5 == 0:
+                journal.sync()
+
+    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a writer never returned"
+    journal.close()
+    events = read_events(journal.path)
+    assert sorted((e["step"], e["index"]) for e in events) == sorted(
+        (f"s{worker}", index) for worker in range(writers) for index in range(lines)
+    )
+    assert [e["seq"] for e in events] == list(range(1, writers * lines + 1))
