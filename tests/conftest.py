@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,3 +171,55 @@ def relcheck_process(
         env={**os.environ, **(env or {})},
         **kwargs,
     )
+
+
+# -- processes a test starts and watches ---------------------------------------------
+
+# Turns a hang into a failure; measures nothing.
+WAIT_S = 30.0
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (not every container init reaps) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return bool(fields) and fields[0] != b"Z"
+
+
+def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not predicate():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def read_pid(path: Path, writer: subprocess.Popen[str] | None = None) -> int:
+    """The pid in ``path`` once written; fails at once if ``writer`` dies first."""
+
+    def written() -> bool:
+        if writer is not None and writer.poll() is not None:
+            pytest.fail(f"{path.name} never written: {writer.communicate()}")
+        return path.exists() and path.read_text().endswith("\n")
+
+    wait_until(written, path.name)
+    return int(path.read_text())
+
+
+@pytest.fixture
+def kill_later() -> Iterator[list[int]]:
+    """Pids to SIGKILL after the test, for processes a test lets escape (or a bug left)."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

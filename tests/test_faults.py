@@ -9,16 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Invoke, Repo, relcheck_process
-
-
-def alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
+from conftest import Invoke, Repo, alive, relcheck_process
 
 
 def wait_for(path: Path, seconds: float = 15.0) -> None:

@@ -11,18 +11,14 @@ holding the output pipe.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from conftest import Invoke, Repo, relcheck_process
+from conftest import Invoke, Repo, alive, read_pid, relcheck_process
 
 from relcheck.proc import ProcResult, run_command
 
@@ -30,32 +26,6 @@ from relcheck.proc import ProcResult, run_command
 # below would run 100 s if nothing stopped it.
 HANG_S = 30.0
 IGNORES_TERM = "trap '' TERM; sleep 100 & echo $! > {pidfile}; wait"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _read_pid(path: Path) -> int:
-    deadline = time.monotonic() + HANG_S
-    while not (path.exists() and path.read_text().endswith("\n")):
-        assert time.monotonic() < deadline, f"{path.name} was never written"
-        time.sleep(0.02)
-    return int(path.read_text())
-
-
-@pytest.fixture
-def kill_later() -> Iterator[list[int]]:
-    """Pids to SIGKILL after the test, for processes a test lets escape (or that a bug left)."""
-    pids: list[int] = []
-    yield pids
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_cancelled_command_that_ignores_term_is_killed_after_grace(
@@ -78,7 +48,7 @@ def test_a_cancelled_command_that_ignores_term_is_killed_after_grace(
         )
     )
     worker.start()
-    grandchild = _read_pid(tmp_path / "pidfile")
+    grandchild = read_pid(tmp_path / "pidfile")
     kill_later.append(grandchild)
     cancel.set()
     worker.join(HANG_S)
@@ -88,7 +58,7 @@ def test_a_cancelled_command_that_ignores_term_is_killed_after_grace(
     assert result.interrupted and not result.timed_out
     assert result.stopped_with == signal.SIGKILL
     assert result.signal == signal.SIGKILL
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 SLOW_AND_STUBBORN = """\
@@ -108,13 +78,13 @@ def test_one_ctrl_c_kills_a_step_that_ignores_term_after_the_grace_period(
 ) -> None:
     repo.checklist(SLOW_AND_STUBBORN)
     proc = relcheck_process(repo.path, "run", "--release", "1.0.0", "--non-interactive")
-    sleeper = _read_pid(repo.path / "sleeper.pid")
+    sleeper = read_pid(repo.path / "sleeper.pid")
     kill_later.append(sleeper)
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=HANG_S)
 
     assert proc.returncode == 130, output
-    assert not _alive(sleeper)
+    assert not alive(sleeper)
     status = json.loads(relcheck("status", "--json").output)
     assert status["state"] == "interrupted"
     assert [step["status"] for step in status["steps"]] == ["interrupted", "pending"]
@@ -160,7 +130,7 @@ steps:
     assert proc.returncode == 0, output
     assert (repo.path / "effects.txt").read_text() == "after\n"
     child, daemon = kill_later
-    assert not _alive(child), "a child left in the step's group outlived the step"
-    assert _alive(daemon), "outside the step's group, so not relcheck's to stop"
+    assert not alive(child), "a child left in the step's group outlived the step"
+    assert alive(daemon), "outside the step's group, so not relcheck's to stop"
     status = relcheck("status").output
     assert "stopped processes it left running" in status

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Invoke, Repo
+from conftest import Invoke, Repo, alive
 
 HANG_S = 20.0
 Started = subprocess.Popen[Any]
@@ -29,14 +29,6 @@ steps:
     run: test -f go
     rollback: none
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 def start_time(pid: int) -> int:

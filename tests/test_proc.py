@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import alive, read_pid, wait_until
 
 import relcheck
 from relcheck.errors import RelcheckError
@@ -62,51 +63,6 @@ def on_start(pid):
 run_command("echo ran > effect; sleep 100", cwd=folder, env=dict(os.environ), timeout=60,
             on_output=lambda data: None, on_start=on_start)
 """
-
-
-def _alive(pid: int) -> bool:
-    """True if ``pid`` runs; a zombie (not every container init reaps) counts as gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return stat[stat.rfind(b")") + 2 :].split()[0] != b"Z"
-
-
-def _wait_for(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + HANG_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
-
-
-def _read_pid(path: Path, writer: subprocess.Popen[str] | None = None) -> int:
-    """The pid in ``path`` once written; fails at once if ``writer`` dies first."""
-
-    def written() -> bool:
-        if writer is not None and writer.poll() is not None:
-            pytest.fail(f"{path.name} never written: {writer.communicate()}")
-        return path.exists() and path.read_text().endswith("\n")
-
-    _wait_for(written, path.name)
-    return int(path.read_text())
-
-
-@pytest.fixture
-def kill_later() -> Iterator[list[int]]:
-    """Pids to SIGKILL after the test, for processes a test lets escape on purpose."""
-    pids: list[int] = []
-    yield pids
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 class Run:
@@ -290,9 +246,9 @@ def test_a_caller_killed_before_recording_the_group_leaves_the_command_unrun(
     env = {**os.environ, "PYTHONPATH": str(Path(relcheck.__file__).parents[1])}
     done = subprocess.run([sys.executable, str(script), str(tmp_path)], env=env, timeout=HANG_S)
     assert done.returncode == -signal.SIGKILL
-    group = _read_pid(tmp_path / "group")
+    group = read_pid(tmp_path / "group")
     try:
-        _wait_for(lambda: not _alive(group), "the waiting process to give up")
+        wait_until(lambda: not alive(group), "the waiting process to give up")
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
@@ -316,36 +272,36 @@ def test_stdin_is_empty(run: Run) -> None:
 
 def test_timeout_stops_the_grandchild_too(run: Run, tmp_path: Path) -> None:
     result = run("sleep 100 & echo $! > pidfile; wait", timeout=0.5, grace_s=2.0)
-    grandchild = _read_pid(tmp_path / "pidfile")
+    grandchild = read_pid(tmp_path / "pidfile")
 
     assert result.timed_out
     assert not result.interrupted
     assert result.stopped_with == signal.SIGTERM
     assert result.describe() == "timed out after 0.5 s (stopped with SIGTERM)"
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 def test_a_step_that_ignores_term_is_killed_after_grace(run: Run, tmp_path: Path) -> None:
     command = "trap '' TERM; sleep 100 & echo $! > pidfile; wait"
     result = run.in_thread(command, timeout=0.3, grace_s=0.3)
-    grandchild = _read_pid(tmp_path / "pidfile")
+    grandchild = read_pid(tmp_path / "pidfile")
 
     assert result.timed_out
     assert result.signal == signal.SIGKILL
     assert result.stopped_with == signal.SIGKILL
     assert result.describe() == "timed out after 0.3 s (stopped with SIGKILL)"
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 def test_leftover_background_process_is_stopped_after_normal_exit(run: Run, tmp_path: Path) -> None:
     result = run.in_thread("sleep 100 & echo $! > pidfile; echo done")
-    grandchild = _read_pid(tmp_path / "pidfile")
+    grandchild = read_pid(tmp_path / "pidfile")
 
     assert result.exit_code == 0
     assert result.leftovers_stopped
     assert "stopped processes it left running" in result.describe()
     assert run.output == b"done\n"
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 def test_escaped_grandchild_holding_the_pipe_does_not_hang(
@@ -361,12 +317,12 @@ def test_escaped_grandchild_holding_the_pipe_does_not_hang(
         result = run.in_thread(command)
     finally:
         if (tmp_path / "pidfile").exists():
-            kill_later.append(_read_pid(tmp_path / "pidfile"))
+            kill_later.append(read_pid(tmp_path / "pidfile"))
 
     assert result.exit_code == 0
     assert run.output == b"main-done\n"
     # Outside the group, so it is not ours to stop; it only must not block us.
-    assert _alive(kill_later[0])
+    assert alive(kill_later[0])
 
 
 def test_cancel_event_stops_the_group(run: Run, tmp_path: Path) -> None:
@@ -378,7 +334,7 @@ def test_cancel_event_stops_the_group(run: Run, tmp_path: Path) -> None:
         )
     )
     worker.start()
-    grandchild = _read_pid(tmp_path / "pidfile")
+    grandchild = read_pid(tmp_path / "pidfile")
     cancel.set()
     worker.join(HANG_S)
 
@@ -387,7 +343,7 @@ def test_cancel_event_stops_the_group(run: Run, tmp_path: Path) -> None:
     assert result.interrupted
     assert not result.timed_out
     assert result.describe().startswith("interrupted after ")
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 def test_an_error_in_a_callback_still_stops_the_group(run: Run, tmp_path: Path) -> None:
@@ -396,7 +352,7 @@ def test_an_error_in_a_callback_still_stops_the_group(run: Run, tmp_path: Path) 
 
     with pytest.raises(RuntimeError, match="journal full"):
         run.in_thread("sleep 100 & echo $! > pidfile; echo hello; wait", on_output=on_output)
-    assert not _alive(_read_pid(tmp_path / "pidfile"))
+    assert not alive(read_pid(tmp_path / "pidfile"))
 
 
 @pytest.fixture
@@ -413,7 +369,7 @@ def ki_script(tmp_path: Path) -> Iterator[Callable[[str, float], subprocess.Pope
         proc.kill()
         proc.communicate()
     if (tmp_path / "group").exists():
-        stop_group(_read_pid(tmp_path / "group"), grace_s=0)
+        stop_group(read_pid(tmp_path / "group"), grace_s=0)
 
 
 def _start_ki_script(tmp_path: Path, command: str, grace_s: float) -> subprocess.Popen[str]:
@@ -435,13 +391,13 @@ def test_ctrl_c_stops_the_group_and_reports_interrupted(
     tmp_path: Path, ki_script: Callable[[str, float], subprocess.Popen[str]]
 ) -> None:
     proc = ki_script("sleep 100 & echo $! > pidfile; wait", 2.0)
-    grandchild = _read_pid(tmp_path / "pidfile", proc)
+    grandchild = read_pid(tmp_path / "pidfile", proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=HANG_S)
 
     assert proc.returncode == 0, err
     assert out.split()[0] == "interrupted"
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 def test_second_ctrl_c_kills_without_waiting_for_grace(
@@ -453,16 +409,16 @@ def test_second_ctrl_c_kills_without_waiting_for_grace(
         "trap 'echo got-term' TERM; sleep 100 & echo $! > pidfile; while :; do sleep 0.05; done"
     )
     proc = ki_script(command, 600.0)
-    grandchild = _read_pid(tmp_path / "pidfile", proc)
+    grandchild = read_pid(tmp_path / "pidfile", proc)
     proc.send_signal(signal.SIGINT)
     log = tmp_path / "output.log"
-    _wait_for(lambda: log.exists() and b"got-term" in log.read_bytes(), "SIGTERM to arrive")
+    wait_until(lambda: log.exists() and b"got-term" in log.read_bytes(), "SIGTERM to arrive")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=HANG_S)
 
     assert proc.returncode == 0, err
     assert out.split() == ["interrupted", str(int(signal.SIGKILL)), str(int(signal.SIGKILL))]
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 @pytest.fixture
@@ -487,11 +443,11 @@ def test_stop_group_stops_a_live_group(
     tmp_path: Path, group: Callable[[str], subprocess.Popen[bytes]]
 ) -> None:
     proc = group("sleep 100 & echo $! > pidfile; wait")
-    grandchild = _read_pid(tmp_path / "pidfile")
+    grandchild = read_pid(tmp_path / "pidfile")
 
     assert stop_group(proc.pid, grace_s=2.0) is True
     assert proc.wait(timeout=HANG_S) == -signal.SIGTERM
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
     assert stop_group(proc.pid, grace_s=2.0) is False
 
 
@@ -499,11 +455,11 @@ def test_stop_group_kills_a_group_that_ignores_term(
     tmp_path: Path, group: Callable[[str], subprocess.Popen[bytes]]
 ) -> None:
     proc = group("trap '' TERM; sleep 100 & echo $! > pidfile; wait")
-    grandchild = _read_pid(tmp_path / "pidfile")
+    grandchild = read_pid(tmp_path / "pidfile")
 
     assert stop_group(proc.pid, grace_s=0.3) is True
     assert proc.wait(timeout=HANG_S) == -signal.SIGKILL
-    assert not _alive(grandchild)
+    assert not alive(grandchild)
 
 
 def test_a_recorded_group_is_stopped_only_while_it_has_the_same_leader(
@@ -513,7 +469,7 @@ def test_a_recorded_group_is_stopped_only_while_it_has_the_same_leader(
     odd = tmp_path / "a) b (c"
     odd.symlink_to(shutil.which("sleep") or "/bin/sleep")
     proc = group(f"exec '{odd}' 100")
-    _wait_for(lambda: Path(f"/proc/{proc.pid}/comm").read_text() == "a) b (c\n", "the exec")
+    wait_until(lambda: Path(f"/proc/{proc.pid}/comm").read_text() == "a) b (c\n", "the exec")
     mark = group_mark(proc.pid)
     leader = {key: mark[key] for key in ("leader_start", "boot_id")}
 
@@ -521,7 +477,7 @@ def test_a_recorded_group_is_stopped_only_while_it_has_the_same_leader(
     assert stop_recorded_group(proc.pid, later, grace_s=1.0) == "other"
     other_boot = {**leader, "boot_id": "00000000-0000-0000-0000-000000000000"}
     assert stop_recorded_group(proc.pid, other_boot, grace_s=1.0) == "other"
-    assert _alive(proc.pid)
+    assert alive(proc.pid)
 
     assert stop_recorded_group(proc.pid, leader, grace_s=1.0) == "stopped"
     assert proc.wait(timeout=HANG_S) == -signal.SIGTERM
