@@ -131,6 +131,9 @@ class _Walk(Struct):
     # The same for every step that waits for all steps before it (and is no gate):
     # their needs are the steps before them, so what is met for one is for all.
     before_met: int = 0
+    # The journal's writes when the last automated step started: its attempt syncs every
+    # one of them before it has any effect (see ``Engine._attempt``).
+    covered: int = 0
 
 
 # How one need of a step stands (besides "wait" and the reason it blocks the step).
@@ -258,7 +261,10 @@ class Engine:
                 if started:
                     continue
                 break
-            self.journal.sync()  # what finished is on disk before waiting on what runs
+            if self.journal.written > walk.covered:
+                # What finished is on disk before waiting on what runs, unless a step
+                # just started: its own sync, before its command runs, carries it.
+                self.journal.sync()
             self._collect(walk, block=True)
 
     @staticmethod
@@ -397,6 +403,7 @@ class Engine:
 
     def _start_automated(self, step: ResolvedStep, walk: _Walk) -> None:
         resolved = self._begin(step)
+        walk.covered = self.journal.written
         running = _Running(resolved, threading.Event(), self.clock())
         echo = self.ui.streams_output(parallel=self.settings.jobs > 1)
         running.thread = threading.Thread(

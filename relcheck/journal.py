@@ -148,6 +148,12 @@ class Journal:
             self._file.flush()
             self._written += 1
 
+    @property
+    def written(self) -> int:
+        """How many writes the journal has had: a later sync covers each of them."""
+        with self._lock:
+            return self._written
+
     def sync(self) -> None:
         """Make every line written so far survive a power loss (fdatasync: the data and
         the file's size, not its times). Threads that sync at once share one disk sync,
