@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,7 +74,7 @@ import json, sys
 from pathlib import Path
 from relcheck.checklist import load_checklist
 checklist = load_checklist("relcheck.yaml", cwd=Path.cwd())
-heavy = ("yaml", "relcheck.checklist.yamltree", "relcheck.checklist.validate")
+heavy = ("hashlib", "yaml", "relcheck.checklist.yamltree", "relcheck.checklist.validate")
 print(json.dumps({"repr": repr(checklist), "imported": [m for m in heavy if m in sys.modules]}))
 """
 
@@ -153,7 +154,7 @@ def test_a_kept_checklist_loads_without_yaml(
     _write(folder, RICH)
     missed = _load_in_a_new_process(folder, tmp_path / "cache")
     hit = _load_in_a_new_process(folder, tmp_path / "cache")
-    heavy = ["yaml", "relcheck.checklist.yamltree", "relcheck.checklist.validate"]
+    heavy = ["hashlib", "yaml", "relcheck.checklist.yamltree", "relcheck.checklist.validate"]
     assert missed["imported"] == heavy
     assert hit["imported"] == []
     assert hit["repr"] == missed["repr"] == repr(_uncached(folder, monkeypatch))
@@ -221,11 +222,12 @@ def test_a_damaged_kept_file_only_means_a_full_read(
 
 
 def _forge(entry: Path, old: str, new: str) -> None:
-    """What someone able to write the folder could plant: a changed checklist, digest to match."""
+    """What someone able to write the folder could plant: a changed checklist, checksum to
+    match."""
     stored = json.loads(entry.read_text())
     body = stored["checklist"].replace(old, new)
-    digest = hashlib.sha256(body.encode()).hexdigest()
-    entry.write_text(json.dumps({**stored, "checklist": body, "digest": digest}))
+    checksum = zlib.crc32(f"{stored['file']}\0{body}".encode())
+    entry.write_text(json.dumps({**stored, "checklist": body, "checksum": checksum}))
 
 
 def test_a_cache_folder_others_can_write_to_is_never_read(tmp_path: Path, kept: Path) -> None:

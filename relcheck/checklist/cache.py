@@ -2,31 +2,35 @@
 
 Why: reading a checklist imports PyYAML, the schema, the rules and the
 validator, and walks every value: about a fifth of a short command. A checked
-checklist is kept as JSON (``$XDG_CACHE_HOME/relcheck/checklists``) under a key
-naming everything the result depends on: the file's bytes (by SHA-256), how the
-checklist was named, its path and the folder it runs in, relcheck's version and
-modules, the Python version, and the installed PyYAML and Jinja2 (which read
-and check it). Checking reads nothing else: no other file, no environment
-variable; the step kinds' schemas are relcheck's own modules.
+checklist is kept as JSON (``$XDG_CACHE_HOME/relcheck/checklists``) with the
+file's bytes it was read from, under a key naming everything else the result
+depends on: how the checklist was named, its path and the folder it runs in,
+relcheck's version and modules, the Python version, and the installed PyYAML
+and Jinja2 (which read and check it). Checking reads nothing else: no other
+file, no environment variable; the step kinds' schemas are relcheck's own
+modules. A kept checklist is used only when the file holds the very bytes it
+was read from, compared in full: no digest of the file is needed, so a command
+whose checklist is unchanged loads no hash library (OpenSSL takes longer to
+load than the whole kept checklist takes to read).
 
 A checklist with errors is never kept, so its problems are reported on every
 load; warnings are kept with it. A kept file that is torn, edited, from another
 version or not this user's is only a miss: the checklist is read again. What is
 read back is trusted (its commands are run), so, as for every cache of
-:mod:`relcheck.usercache`, a folder others can write to is not used; the digest
-of each file only catches damage. A checklist is kept only when what would be
-read back equals it (a value JSON cannot carry exactly is not kept). The folder
-holds one file for each checklist (named by source, path and folder) and at most
-:data:`MAX_ENTRIES` files: the least recently used go first.
+:mod:`relcheck.usercache`, a folder others can write to is not used; the
+checksum of each file only catches damage. A checklist is kept only when what
+would be read back equals it (a value JSON cannot carry exactly is not kept).
+The folder holds one file for each checklist (named by source, path and folder)
+and at most :data:`MAX_ENTRIES` files: the least recently used go first.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +47,7 @@ from relcheck.usercache import (
 )
 
 MAX_ENTRIES = 64
-_FORMAT = "1"  # of the stored JSON: a change makes every kept file a miss
+_FORMAT = "2"  # of the stored JSON: a change makes every kept file a miss
 _FOLDER = "checklists"
 _LIBRARIES = ("yaml", "jinja2")  # PyYAML reads a checklist, Jinja2 checks its templates
 # Anything wrong with a kept file's JSON shows as one of these while decoding it.
@@ -52,15 +56,15 @@ _UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, Recu
 Key = dict[str, str]
 
 
-def checklist_key(*, sha256: str, source: str, path: Path, base_dir: Path) -> Key | None:
-    """Everything a loaded checklist depends on; None when it cannot be told (no caching)."""
+def checklist_key(*, source: str, path: Path, base_dir: Path) -> Key | None:
+    """Everything a loaded checklist depends on besides the file's bytes; None when it
+    cannot be told (no caching)."""
     try:
         modules = package_stamp()
     except OSError:
         return None
     return {
         "format": _FORMAT,
-        "sha256": sha256,
         "source": source,
         "path": str(path),
         "base_dir": str(base_dir),
@@ -71,14 +75,15 @@ def checklist_key(*, sha256: str, source: str, path: Path, base_dir: Path) -> Ke
     }
 
 
-def cached_checklist(key: Key | None) -> Checklist | None:
-    """The checklist kept under ``key``, or None (never an error) when there is none."""
+def cached_checklist(key: Key | None, data: bytes) -> Checklist | None:
+    """The checklist kept under ``key`` and read from the bytes ``data``, or None (never
+    an error) when there is none."""
     file = _entry_file(key)
     text = read_text(file) if file is not None else None
     if file is None or text is None:
         return None
     try:
-        checklist = _from_entry(text, key)
+        checklist = _from_entry(text, key, data)
     except _UNREADABLE:
         return None
     if checklist is not None:
@@ -87,8 +92,9 @@ def cached_checklist(key: Key | None) -> Checklist | None:
     return checklist
 
 
-def keep_checklist(key: Key | None, checklist: Checklist) -> None:
-    """Keep a checked ``checklist`` under ``key``; nothing happens when it cannot be kept."""
+def keep_checklist(key: Key | None, data: bytes, checklist: Checklist) -> None:
+    """Keep ``checklist``, checked and read from the bytes ``data``, under ``key``; nothing
+    happens when it cannot be kept."""
     file = _entry_file(key)
     if file is None:
         return
@@ -101,8 +107,10 @@ def keep_checklist(key: Key | None, checklist: Checklist) -> None:
     # what it cannot carry (NaN, keys that are not text, a tuple left a list).
     if read_back != checklist:
         return
-    digest = hashlib.sha256(body.encode()).hexdigest()
-    text = json.dumps({"key": key, "digest": digest, "checklist": body})
+    source = _as_text(data)
+    text = json.dumps(
+        {"key": key, "file": source, "checksum": _checksum(source, body), "checklist": body}
+    )
     if len(text) <= MAX_TEXT:  # ASCII (json.dumps escapes the rest): one byte a character
         write_text(file, text)
         _prune(os.path.dirname(file))
@@ -112,20 +120,33 @@ def _entry_file(key: Key | None) -> str | None:
     folder = cache_dir(_FOLDER) if key is not None else None
     if key is None or folder is None:
         return None
-    place = "\0".join((key["source"], key["path"], key["base_dir"]))
-    name = hashlib.sha256(place.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return os.path.join(folder, f"{name}.json")
+    place = "\0".join((key["source"], key["path"], key["base_dir"])).encode(
+        "utf-8", "surrogatepass"
+    )
+    # Two places sharing a name only replace each other's file (the key tells them apart).
+    return os.path.join(folder, f"{zlib.crc32(place):08x}{zlib.adler32(place):08x}.json")
 
 
-def _from_entry(text: str, key: Key | None) -> Checklist | None:
+def _from_entry(text: str, key: Key | None, data: bytes) -> Checklist | None:
     entry = json.loads(text)
     if not isinstance(entry, dict) or entry.get("key") != key:
         return None
-    body = entry["checklist"]
-    # A file edited by hand (or cut short where JSON still parses) fails its digest.
-    if hashlib.sha256(body.encode()).hexdigest() != entry["digest"]:
+    source, body = entry["file"], entry["checklist"]
+    if source != _as_text(data):  # the checklist file changed since it was kept
+        return None
+    # A file edited by hand (or cut short where JSON still parses) fails its checksum.
+    if _checksum(source, body) != entry["checksum"]:
         return None
     return _checklist_from(json.loads(body))
+
+
+def _as_text(data: bytes) -> str:
+    """The bytes as text JSON can carry, one to one (a byte that is not UTF-8 included)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _checksum(source: str, body: str) -> int:
+    return zlib.crc32(f"{source}\0{body}".encode("utf-8", "surrogatepass"))
 
 
 def _prune(folder: str) -> None:

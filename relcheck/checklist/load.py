@@ -153,21 +153,21 @@ def load_checklist_file(path: Path, *, source: str, base_dir: Path) -> Checklist
     is kept in the user's cache folder (:mod:`relcheck.checklist.cache`): read
     again unchanged, it needs no YAML, schema or validator.
     """
-    import hashlib  # here: finding no checklist (a note without one) needs no OpenSSL
-
     from relcheck.checklist import cache
 
     file = str(path) if source.startswith(BUILTIN_PREFIX) else source
     data = _read(path, file)
-    sha256 = hashlib.sha256(data).hexdigest()
-    key = cache.checklist_key(sha256=sha256, source=source, path=path, base_dir=base_dir)
-    kept = cache.cached_checklist(key)
+    key = cache.checklist_key(source=source, path=path, base_dir=base_dir)
+    kept = cache.cached_checklist(key, data)  # read from the same bytes: the same sha256
     if kept is not None:
         return kept
+    import hashlib  # here: an unchanged checklist (kept) needs no OpenSSL
+
+    sha256 = hashlib.sha256(data).hexdigest()
     checklist = _checked(
         data, file=file, source=source, path=path, base_dir=base_dir, sha256=sha256
     )
-    cache.keep_checklist(key, checklist)
+    cache.keep_checklist(key, data, checklist)
     return checklist
 
 
