@@ -7,7 +7,7 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,23 +57,6 @@ def head(root: Path | None) -> Head:
         return Head(_quick(root, "symbolic-ref", "--short", "-q", "HEAD"), None)
     commit, _, branch = found.partition("\n")
     return Head(None if branch == "HEAD" else branch, commit)
-
-
-def head_meanwhile(root: Path | None) -> Callable[[], Head]:
-    """Start finding :func:`head` in the background; the call returned waits for it.
-
-    Why: git takes a few milliseconds to start, about as long as loading a checklist;
-    a run asks for the head right after, so git runs while the checklist loads.
-    """
-    found: list[Head] = []
-    thread = threading.Thread(target=lambda: found.append(head(root)), daemon=True)
-    thread.start()
-
-    def result() -> Head:
-        thread.join()
-        return found[0] if found else head(root)  # asked again here, should it have failed
-
-    return result
 
 
 def user_name(root: Path | None) -> str | None:

@@ -83,13 +83,13 @@ def _release(
     checklist: Checklist,
     version: str | None,
     *,
-    head: gitrepo.Head,
     cwd: Path,
     placeholder: bool,
     interactive: bool,
     ui: UI,
 ) -> tuple[Release, str | None]:
-    """The release at ``head``, and how its version was chosen when ``--release`` did not say."""
+    """The release, and how its version was chosen when ``--release`` did not say."""
+    head = gitrepo.head(gitrepo.find_root(cwd))
     suggested: str | None = None
     if version is None and placeholder:
         version = PLACEHOLDER_VERSION
@@ -226,13 +226,11 @@ def _engine(
 
 
 def start_run(request: RunRequest, *, cwd: Path, ui: UI) -> int:
-    head = gitrepo.head_meanwhile(gitrepo.find_root(cwd))  # git runs while the checklist loads
     checklist = load_checklist(request.checklist, cwd=cwd)
     interactive = is_interactive(request.interaction.non_interactive) and not request.dry_run
     release, suggested = _release(
         checklist,
         request.release,
-        head=head(),
         cwd=cwd,
         placeholder=request.dry_run,
         interactive=interactive,
