@@ -13,7 +13,9 @@ import contextlib
 import os
 import stat
 
-MAX_TEXT = 1 << 20  # the longest text read_text returns (in bytes)
+# The longest text read_text returns (in bytes): a kept checklist holds the file's text
+# and the checked checklist, about four times the file (a 1 MB checklist is kept).
+MAX_TEXT = 4 << 20
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 

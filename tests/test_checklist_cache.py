@@ -160,6 +160,17 @@ def test_a_kept_checklist_loads_without_yaml(
     assert hit["repr"] == missed["repr"] == repr(_uncached(folder, monkeypatch))
 
 
+def test_a_checklist_of_600_kb_is_kept(tmp_path: Path, kept: Path) -> None:
+    """A kept checklist holds the file's text too: a large file still fits."""
+    folder = tmp_path / "project"
+    long = "description: " + "A long description. " * 30_000  # 600 KB
+    _write(folder, RICH.replace("description: Every part a checklist can have.", long, 1))
+    missed = _load_in_a_new_process(folder, tmp_path / "cache")
+    hit = _load_in_a_new_process(folder, tmp_path / "cache")
+    assert "yaml" in missed["imported"] and hit["imported"] == []
+    assert hit["repr"] == missed["repr"]
+
+
 def test_an_edited_checklist_is_read_anew_even_with_the_same_size_and_time(
     tmp_path: Path, kept: Path
 ) -> None:
