@@ -132,7 +132,8 @@ class _Walk(Struct):
     # their needs are the steps before them, so what is met for one is for all.
     before_met: int = 0
     # The journal's writes when the last automated step started: its attempt syncs every
-    # one of them before it has any effect (see ``Engine._attempt``).
+    # one of them before it has any effect (see ``Engine._attempt``); an attempt that
+    # fails before its command exists syncs nothing, but its end comes after these.
     covered: int = 0
 
 
@@ -438,7 +439,9 @@ class Engine:
     def _record_end(self, done: _Done) -> None:
         """The step's result, written as it ends: also while the main thread asks someone
         something, so that a step that ended is never lost or taken for interrupted. Synced
-        now unless the main thread waits for results (it syncs them before going on)."""
+        now unless the main thread waits for results: then the next sync carries it (that
+        of the step started next, before its command runs, or the walk's before it waits
+        again or ends)."""
         with self._lock:
             line = self.journal.append(self._result(done), durable=not self._main_waits)
             apply_event(self.record, line)
