@@ -105,6 +105,14 @@ def against_env(src: Path, env: dict[str, str]) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(src.resolve())}
 
 
+def python_floor(work: str) -> list[str]:
+    """A new Python process (this venv's, the cycle collector off as in relcheck's
+    start-up) that imports click, relcheck's command line library, and runs ``work``:
+    what any tool built on Python and click pays for the same commands before doing
+    anything of its own."""
+    return [sys.executable, "-c", f"import gc\ngc.disable()\nimport click\n{work}"]
+
+
 def time_command(argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
     done = subprocess.run(

@@ -1,7 +1,9 @@
 """Eight independent `sleep 0.5` steps with --jobs 4: the critical path is 1.0 s.
 
 Baseline: a plain Python loop running the same eight commands four at a time
-(the floor: process start-up plus the sleeps, no record, no checks).
+(the floor: process start-up plus the sleeps, no record, no checks). Beside it,
+the same loop in a new Python process that imports click: what any tool built on
+Python and click pays before doing anything of its own.
 `relcheck run --jobs 4` is timed in two states of the user cache folder, side by
 side: the checklist unchanged since the last run (kept there: no YAML read) and
 the first run on this machine, as in CI (a new, empty folder for every run: the
@@ -35,8 +37,10 @@ from _harness import (
     cache_states,
     machine,
     medians,
+    python_floor,
     release_repo,
     table,
+    time_command,
     timed,
     verdict_each,
 )
@@ -64,6 +68,26 @@ def _plain_loop() -> float:
             pool.map(lambda _: subprocess.run(["sh", "-c", "sleep 0.5"], check=True), range(STEPS))
         )
     return time.perf_counter() - started
+
+
+# The plain loop, for a new process: four threads taking the eight commands in turn.
+_LOOP = f"""
+import subprocess, threading
+commands = list(range({STEPS}))
+def work():
+    while True:
+        try:
+            commands.pop()
+        except IndexError:
+            return
+        subprocess.run(["sh", "-c", "sleep 0.5"], check=True)
+threads = [threading.Thread(target=work) for _ in range({JOBS})]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
+_CLICK_FLOOR = "new Python process importing click, same loop"
 
 
 def _walk_seconds(folder: Path, env: dict[str, str]) -> float:
@@ -104,7 +128,10 @@ def main() -> None:
         if args.against:
             other = bench_env(XDG_CACHE_HOME=str(root / "cache-other"))
             trees[f"relcheck of {args.against}"] = against_env(args.against, other)
-        cases: dict[str, Callable[[], float]] = {"plain loop, 4 at a time": _plain_loop}
+        cases: dict[str, Callable[[], float]] = {
+            "plain loop, 4 at a time": _plain_loop,
+            _CLICK_FLOOR: lambda: time_command(python_floor(_LOOP), cwd=root),
+        }
         for tree, env in trees.items():
             for state, env_of in cache_states(env, root).items():
                 cases[f"{tree} run --jobs 4, {state}"] = timed(argv, cwd=folder, env=env_of)
@@ -129,6 +156,13 @@ def main() -> None:
     print(
         "  start-up, checks and record outside the walk: "
         + "; ".join(f"{state}: {outside * 1000:.0f} ms" for state, (_, outside) in ours.items())
+    )
+    floor = results[_CLICK_FLOOR]
+    rest = "; ".join(f"{(whole - floor) * 1000:.0f} ms {name}" for name, (whole, _) in ours.items())
+    print(
+        f"  a new Python process importing click runs the same commands in {floor:.2f} s: "
+        f"the target leaves {(TARGET_S - floor) * 1000:.0f} ms for everything else relcheck "
+        f"does; it takes {rest}"
     )
     if args.against:
         theirs = figures[f"relcheck of {args.against}"]

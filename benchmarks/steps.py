@@ -2,7 +2,9 @@
 
 Cases, side by side in one run:
   - a plain Python loop of 200 `sh -c true` subprocesses (the floor for a tool
-    that starts a process per step, as relcheck does)
+    that starts a process per step, as relcheck does), and the same loop in a new
+    Python process that imports click: what any tool built on Python and click
+    that starts a process per step pays before doing anything of its own
   - go-task (go-task-bin) running 200 tasks of `true`: its shell interpreter
     runs `true` as a builtin, so it starts no process at all
   - go-task running 200 tasks of `/bin/true`: a process per task, like relcheck
@@ -36,6 +38,7 @@ from _harness import (
     cache_states,
     machine,
     medians,
+    python_floor,
     release_repo,
     script,
     table,
@@ -70,6 +73,14 @@ def plain_loop(steps: int) -> float:
     return time.perf_counter() - started
 
 
+# The plain loop, for a new process.
+_LOOP = """
+import subprocess
+for _ in range({steps}):
+    subprocess.run(["sh", "-c", "true"], check=True)
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -89,6 +100,9 @@ def main() -> None:
         env = bench_env(XDG_CACHE_HOME=str(root / "cache"))
         cases = {
             f"plain loop, {n} x sh -c true": lambda: plain_loop(n),
+            "new Python process importing click, same loop": lambda: time_command(
+                python_floor(_LOOP.format(steps=n)), cwd=root
+            ),
             f"go-task, {n} tasks of true": lambda: time_command(
                 [task], cwd=root / "builtin", env=env
             ),
@@ -130,6 +144,16 @@ def main() -> None:
                 f"1 step {their_one * 1000:.0f} ms; this relcheck takes {ours / theirs:.2f}x "
                 f"its time ({n} steps) and {one_step / their_one:.2f}x (1 step)"
             )
+    floor = results["new Python process importing click, same loop"]
+    print(
+        f"  a new Python process importing click runs the same {n} commands in "
+        f"{floor * 1000:.0f} ms, {floor / results[baseline]:.2f}x go-task"
+        + (
+            ": slower than go-task before any step is recorded"
+            if floor > results[baseline]
+            else f", which leaves {(results[baseline] - floor) * 1000:.0f} ms for the rest"
+        )
+    )
     with_processes = results[f"go-task, {n} tasks of /bin/true"]
     checks = {}
     for state in (CACHED, EMPTY_CACHE):
