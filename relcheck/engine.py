@@ -264,7 +264,8 @@ class Engine:
                 break
             if self.journal.written > walk.covered:
                 # What finished is on disk before waiting on what runs, unless a step
-                # just started: its own sync, before its command runs, carries it.
+                # started after the last line: its own sync, before its command runs,
+                # carries every line.
                 self.journal.sync()
             self._collect(walk, block=True)
 

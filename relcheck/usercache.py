@@ -14,7 +14,7 @@ import os
 import stat
 
 # The longest text read_text returns (in bytes): a kept checklist holds the file's text
-# and the checked checklist, about four times the file (a 1 MB checklist is kept).
+# and the checked checklist, two to three times the file (a checklist of 1 MB is kept).
 MAX_TEXT = 4 << 20
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
