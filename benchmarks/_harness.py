@@ -105,6 +105,13 @@ def against_env(src: Path, env: dict[str, str]) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(src.resolve())}
 
 
+def time_in_process(work: str) -> float:
+    """Run the Python source ``work`` in this process: the floor, no start-up at all."""
+    started = time.perf_counter()
+    exec(work, {})
+    return time.perf_counter() - started
+
+
 def python_floor(work: str) -> list[str]:
     """A new Python process (this venv's, the cycle collector off as in relcheck's
     start-up) that imports click, relcheck's command line library, and runs ``work``:

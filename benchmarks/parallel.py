@@ -20,9 +20,7 @@ import functools
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,6 +39,7 @@ from _harness import (
     release_repo,
     table,
     time_command,
+    time_in_process,
     timed,
     verdict_each,
 )
@@ -61,16 +60,8 @@ def _checklist(folder: Path) -> None:
     release_repo(folder)
 
 
-def _plain_loop() -> float:
-    started = time.perf_counter()
-    with ThreadPoolExecutor(JOBS) as pool:
-        list(
-            pool.map(lambda _: subprocess.run(["sh", "-c", "sleep 0.5"], check=True), range(STEPS))
-        )
-    return time.perf_counter() - started
-
-
-# The plain loop, for a new process: four threads taking the eight commands in turn.
+# The plain loop (timed in this process, and in a new one that imports click): four
+# threads taking the eight commands in turn.
 _LOOP = f"""
 import subprocess, threading
 commands = list(range({STEPS}))
@@ -129,7 +120,7 @@ def main() -> None:
             other = bench_env(XDG_CACHE_HOME=str(root / "cache-other"))
             trees[f"relcheck of {args.against}"] = against_env(args.against, other)
         cases: dict[str, Callable[[], float]] = {
-            "plain loop, 4 at a time": _plain_loop,
+            "plain loop, 4 at a time": lambda: time_in_process(_LOOP),
             _CLICK_FLOOR: lambda: time_command(python_floor(_LOOP), cwd=root),
         }
         for tree, env in trees.items():

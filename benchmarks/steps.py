@@ -20,10 +20,8 @@ Run: make bench, or .venv/bin/python benchmarks/steps.py [--runs N] [--steps N] 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,6 +41,7 @@ from _harness import (
     script,
     table,
     time_command,
+    time_in_process,
     timed,
     verdict_each,
 )
@@ -66,14 +65,7 @@ def taskfile(folder: Path, steps: int, command: str) -> None:
     )
 
 
-def plain_loop(steps: int) -> float:
-    started = time.perf_counter()
-    for _ in range(steps):
-        subprocess.run(["sh", "-c", "true"], check=True)
-    return time.perf_counter() - started
-
-
-# The plain loop, for a new process.
+# The plain loop (timed in this process, and in a new one that imports click).
 _LOOP = """
 import subprocess
 for _ in range({steps}):
@@ -99,7 +91,7 @@ def main() -> None:
         taskfile(root / "process", n, "/bin/true")
         env = bench_env(XDG_CACHE_HOME=str(root / "cache"))
         cases = {
-            f"plain loop, {n} x sh -c true": lambda: plain_loop(n),
+            f"plain loop, {n} x sh -c true": lambda: time_in_process(_LOOP.format(steps=n)),
             "new Python process importing click, same loop": lambda: time_command(
                 python_floor(_LOOP.format(steps=n)), cwd=root
             ),
